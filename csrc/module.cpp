@@ -1,0 +1,43 @@
+// pyiqa_fast._C: build information only. Importing this module runs the static TORCH_LIBRARY
+// registrars of registration.cpp and csrc/binding/*.cpp; no function here takes tensors, so the
+// module does not link torch_python.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+#ifndef PYIQA_FAST_WITH_CUDA
+#define PYIQA_FAST_WITH_CUDA 0
+#endif
+#ifndef PYIQA_FAST_WITH_OPENMP
+#define PYIQA_FAST_WITH_OPENMP 0
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "pyiqa_fast compiled kernels (ops are registered under torch.ops.pyiqa_fast)";
+  m.def("build_info", [] {
+    py::dict info;
+    info["version"] = PYIQA_FAST_VERSION;
+    info["git_commit"] = PYIQA_FAST_GIT_COMMIT;
+    info["torch_version"] = PYIQA_FAST_TORCH_VERSION;
+    info["with_cuda"] = static_cast<bool>(PYIQA_FAST_WITH_CUDA);
+#if PYIQA_FAST_WITH_CUDA
+    info["cuda_version"] = PYIQA_FAST_CUDA_VERSION;
+    info["cuda_archs"] = PYIQA_FAST_CUDA_ARCHS;
+#else
+    info["cuda_version"] = py::none();
+    info["cuda_archs"] = py::none();
+#endif
+    info["with_openmp"] = static_cast<bool>(PYIQA_FAST_WITH_OPENMP);
+    info["compiler"] = PYIQA_FAST_COMPILER;
+    info["cxx_standard"] = __cplusplus;
+    info["build_type"] = PYIQA_FAST_BUILD_TYPE;
+    py::list cpu_kernels, cuda_kernels;
+    cpu_kernels.append("margin_ranking_loss");
+#if PYIQA_FAST_WITH_CUDA
+    cuda_kernels.append("margin_ranking_loss");
+#endif
+    info["cpu_kernels"] = cpu_kernels;
+    info["cuda_kernels"] = cuda_kernels;
+    return info;
+  }, "Versions, options and kernels this extension was built with.");
+}

@@ -1,0 +1,110 @@
+"""Loading of the compiled extension ``pyiqa_fast._C``.
+
+``_C`` is imported lazily, on the first op that needs it, always after torch. When it is
+missing (a pure-Python install) or broken (built against another torch), every C++ backend
+reports the reason and the ``reference`` backend still works.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import warnings
+from types import ModuleType
+from typing import Any
+
+import torch
+
+_lock = threading.RLock()
+_module: ModuleType | None = None
+_error: str | None = None
+_loaded = False
+_warned_fallback = False
+
+_REBUILD_HINT = "rebuild with `pip install --no-build-isolation -e .` (or `make build`) against this torch"
+
+
+def load_native() -> ModuleType | None:
+    """Imports ``pyiqa_fast._C`` once and returns it, or ``None`` if it cannot be imported."""
+    global _module, _error, _loaded
+    if _loaded:
+        return _module
+    with _lock:
+        if _loaded:
+            return _module
+        try:
+            module = importlib.import_module("pyiqa_fast._C")
+        except ImportError as exc:
+            _error = f"pyiqa_fast._C is not importable ({exc}); {_REBUILD_HINT}"
+        else:
+            built = module.build_info().get("torch_version")
+            if built != torch.__version__:
+                _error = (
+                    f"pyiqa_fast._C was built against torch {built} but torch {torch.__version__} "
+                    f"is running; {_REBUILD_HINT}"
+                )
+            else:
+                _module = module
+        _loaded = True
+    if _module is not None:
+        # Fake kernels, autograd and autocast of the C++ ops live in Python.
+        importlib.import_module("pyiqa_fast.ops._registrations")
+    return _module
+
+
+def native_error() -> str | None:
+    """Why ``_C`` is unavailable, or ``None`` when it loaded."""
+    load_native()
+    return _error
+
+
+def build_info() -> dict[str, Any]:
+    """The build information of ``_C`` (versions, options, compiled kernels).
+
+    Returns ``{"available": False, "reason": ...}`` when ``_C`` cannot be loaded.
+    """
+    module = load_native()
+    if module is None:
+        return {"available": False, "reason": _error}
+    return {"available": True, **module.build_info()}
+
+
+def has_cpu_kernels(op: str) -> tuple[bool, str]:
+    """Whether the CPU kernel of ``op`` is compiled in, and why not."""
+    module = load_native()
+    if module is None:
+        return False, str(_error)
+    if op not in module.build_info()["cpu_kernels"]:
+        return False, f"pyiqa_fast._C was built without a CPU kernel for {op}; {_REBUILD_HINT}"
+    return True, ""
+
+
+def has_cuda_kernels(op: str) -> tuple[bool, str]:
+    """Whether the CUDA kernel of ``op`` is compiled in and a CUDA device is visible."""
+    module = load_native()
+    if module is None:
+        return False, str(_error)
+    info = module.build_info()
+    if not info["with_cuda"]:
+        return False, (
+            'pyiqa_fast._C was built without CUDA kernels (build_info()["with_cuda"] is False); '
+            "rebuild with PYIQA_FAST_CUDA=ON"
+        )
+    if op not in info["cuda_kernels"]:
+        return False, f"pyiqa_fast._C was built without a CUDA kernel for {op}"
+    if not torch.cuda.is_available():
+        return False, "no CUDA device is available (torch.cuda.is_available() is False)"
+    return True, ""
+
+
+def warn_reference_fallback(op: str) -> None:
+    """Says once per process that ``auto`` ran the reference because ``_C`` is missing."""
+    global _warned_fallback
+    if _warned_fallback or _error is None:
+        return
+    _warned_fallback = True
+    warnings.warn(
+        f"pyiqa_fast: {op} runs on the slow reference backend: {_error}",
+        RuntimeWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,7 @@
+"""Imports every op's ``ops.py``: fake kernels, autograd and autocast of the C++ ops.
+
+``csrc/registration.cpp`` names this module with ``set_python_module``, so torch imports it
+on demand even when a user calls ``torch.ops.pyiqa_fast.*`` directly.
+"""
+
+from pyiqa_fast.ops.margin_ranking_loss import ops as _margin_ranking_loss_ops  # noqa: F401

@@ -1,0 +1,171 @@
+"""Public API of the pairwise margin ranking loss: ``margin_ranking_loss`` and ``MarginRankingLoss``."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import Tensor, nn
+
+from pyiqa_fast import _native
+from pyiqa_fast._backends import OpBackends
+from pyiqa_fast.ops.margin_ranking_loss.impl import cpu, cuda, reference, triton
+
+OP = "margin_ranking_loss"
+REDUCTIONS = ("mean", "sum")
+
+BACKENDS = OpBackends(
+    op=OP,
+    backends={b.name: b for b in (reference.BACKEND, cpu.BACKEND, cuda.BACKEND, triton.BACKEND)},
+    # The interpreter is for tests: auto never picks triton on CPU tensors.
+    auto_order={"cuda": ("cuda", "triton", "reference"), "cpu": ("cpu", "reference")},
+)
+
+
+def _check_options(margin_scale: float, margin: float | None, reduction: str) -> None:
+    if isinstance(margin_scale, bool) or not isinstance(margin_scale, numbers.Real):
+        raise TypeError(f"{OP}: margin_scale must be a real number, got {type(margin_scale).__name__}")
+    if not (math.isfinite(margin_scale) and margin_scale >= 0):
+        raise ValueError(f"{OP}: margin_scale must be a finite number >= 0, got {margin_scale}")
+    if margin is not None:
+        if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
+            raise TypeError(f"{OP}: margin must be None or a real number, got {type(margin).__name__}")
+        if not math.isfinite(margin):
+            raise ValueError(f"{OP}: margin must be finite, got {margin}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{OP}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
+
+
+def _as_vector(name: str, t: object) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{OP}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dim() == 1 or (t.dim() == 2 and t.shape[1] == 1):
+        return t.reshape(-1)
+    raise ValueError(f"{OP}: {name} must have shape (n,) or (n, 1), got {tuple(t.shape)}")
+
+
+def margin_ranking_loss(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    margin_scale: float = 0.25,
+    margin: float | None = None,
+    reduction: str = "mean",
+    backend: str = "auto",
+) -> Tensor:
+    """DP-IQA's pairwise margin ranking loss (eq. 10; METHODS.md §5.2).
+
+    ``L = 2/(n(n−1)) · Σ_{i<j} max(0, −sign(y_i − y_j)·(p_i − p_j) + m)`` with
+    ``m = margin_scale · std(target)`` (unbiased, computed in the input dtype, no gradient).
+    Pairs with equal targets add ``m`` each and no gradient; a hinge argument of exactly 0
+    counts as active (``clamp`` semantics). Identical to the published double loop
+    (``RomGai/DP-IQA`` ``magrin.py``), without its O(n²) autograd graph.
+
+    Args:
+        pred: Tensor[n] or Tensor[n, 1] of predicted scores; float16, bfloat16, float32 or
+            float64; any strides.
+        target: Tensor[n] or Tensor[n, 1] of ground-truth scores (MOS) on ``pred``'s device;
+            floating or integer. Both are promoted to their common floating dtype.
+        margin_scale: λ of the margin λ·std(target); DP-IQA uses 0.25 (λ ∈ [0, 1]).
+        margin: A fixed margin used instead of λ·std(target), if given.
+        reduction: ``"mean"`` (the paper: divide by n(n−1)/2) or ``"sum"``.
+        backend: ``"auto"``, ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``. ``auto``
+            takes ``cuda`` → ``triton`` → ``reference`` for CUDA inputs and ``cpu`` →
+            ``reference`` for CPU inputs. An explicit backend never falls back.
+
+    Returns:
+        Tensor[] (a scalar) of the promoted dtype, differentiable with respect to ``pred``.
+
+    Raises:
+        TypeError: ``pred``/``target`` is not a tensor, ``pred`` is not floating point, or an
+            option has the wrong type.
+        ValueError: Shapes differ or are not (n,)/(n, 1), n < 2, devices differ, or an option
+            is out of range.
+        BackendUnavailableError: The requested backend cannot run these inputs.
+
+    Notes:
+        ``cpu`` is exact in O(n log n) time and O(n) memory (PERFORMANCE.md §7); ``cuda`` and
+        ``triton`` are fused O(n²) brute force computing loss and gradient in one pass with
+        O(n) memory; ``reference`` builds the n×n pair matrix. All four are deterministic.
+        The compiled backends compute the margin from a two-pass float64 std rounded to the
+        input dtype, which can differ from ``torch.std`` in the last bit: pass ``margin=`` to
+        fix it when a pair sits exactly on the kink. A NaN in ``pred`` or ``target`` makes the
+        loss (and, on compiled backends, every gradient entry) NaN. fp16/bf16 are computed in
+        fp32; under ``torch.autocast`` the op runs in fp32.
+
+    Example:
+        >>> pred = torch.tensor([0.1, 0.7, 0.4], requires_grad=True)
+        >>> target = torch.tensor([1.0, 3.0, 2.0])
+        >>> loss = margin_ranking_loss(pred, target)
+        >>> loss.backward()
+    """
+    pred = _as_vector("pred", pred)
+    target = _as_vector("target", target)
+    _check_options(margin_scale, margin, reduction)
+    if not pred.is_floating_point():
+        raise TypeError(f"{OP}: pred must be a floating-point tensor, got dtype {pred.dtype}")
+    if target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"{OP}: target must be a real floating-point or integer tensor, got dtype {target.dtype}")
+    if target.shape[0] != pred.shape[0]:
+        raise ValueError(f"{OP}: target must have n = {pred.shape[0]} elements like pred, got {target.shape[0]}")
+    if target.device != pred.device:
+        raise ValueError(f"{OP}: target must be on pred's device ({pred.device}), got {target.device}")
+    n = pred.shape[0]
+    if n < 2:
+        raise ValueError(f"{OP}: the batch size n must be >= 2 (the loss averages over n(n-1)/2 pairs), got n = {n}")
+    dtype = torch.promote_types(pred.dtype, target.dtype)
+    pred, target = pred.to(dtype), target.to(dtype)
+
+    chosen = BACKENDS.resolve(
+        backend, pred.device, dtype, needs_backward=pred.requires_grad and torch.is_grad_enabled(), n=n
+    )
+    if chosen.name == "reference" and backend == "auto":
+        _native.warn_reference_fallback(OP)
+    return chosen.run(pred, target, margin_scale, margin, reduction)
+
+
+class MarginRankingLoss(nn.Module):
+    """Module form of :func:`margin_ranking_loss` (DP-IQA's dynamic margin ranking loss).
+
+    Args:
+        margin_scale: λ of the margin λ·std(target) (default 0.25, as DP-IQA).
+        margin: A fixed margin instead of λ·std(target).
+        reduction: ``"mean"`` or ``"sum"``.
+        backend: Backend for every call (see :func:`margin_ranking_loss`).
+
+    Shape:
+        pred, target: (n,) or (n, 1); output: scalar.
+
+    Example:
+        >>> criterion = MarginRankingLoss()
+        >>> loss = criterion(torch.randn(16, requires_grad=True), torch.rand(16))
+    """
+
+    def __init__(
+        self,
+        margin_scale: float = 0.25,
+        margin: float | None = None,
+        reduction: str = "mean",
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        _check_options(margin_scale, margin, reduction)
+        self.margin_scale = margin_scale
+        self.margin = margin
+        self.reduction = reduction
+        self.backend = backend
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        return margin_ranking_loss(
+            pred,
+            target,
+            margin_scale=self.margin_scale,
+            margin=self.margin,
+            reduction=self.reduction,
+            backend=self.backend,
+        )
+
+    def extra_repr(self) -> str:
+        margin = f"margin={self.margin}" if self.margin is not None else f"margin_scale={self.margin_scale}"
+        return f"{margin}, reduction={self.reduction!r}, backend={self.backend!r}"

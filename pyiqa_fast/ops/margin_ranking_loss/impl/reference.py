@@ -1,0 +1,60 @@
+"""Reference backend of ``margin_ranking_loss``: the specification, in plain PyTorch.
+
+DP-IQA eq. 10 (METHODS.md §5.2), vectorised over the strict upper triangle of pairs exactly as
+the published double loop evaluates each pair (``RomGai/DP-IQA`` ``magrin.py``):
+``clamp(-sign(y_i - y_j) * (p_i - p_j) + margin, min=0)`` summed over i < j. Autograd-native,
+float64-capable, any device; O(n²) time and memory, so it is the oracle, not the fast path.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from pyiqa_fast._backends import Backend
+
+_ALL_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def margin_ranking_loss(
+    pred: Tensor,
+    target: Tensor,
+    margin_scale: float = 0.25,
+    margin: float | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Pairwise margin ranking loss of DP-IQA, computed pair by pair.
+
+    Args:
+        pred: Tensor[n] of predicted scores, floating point.
+        target: Tensor[n] of target scores, same dtype and device as ``pred``.
+        margin_scale: λ in margin = λ·std(target) (unbiased std, no gradient).
+        margin: A fixed margin replacing λ·std(target).
+        reduction: ``"mean"`` divides by the n(n−1)/2 pairs, ``"sum"`` does not.
+
+    Returns:
+        Tensor[] of ``pred``'s dtype.
+    """
+    n = pred.shape[0]
+    if margin is None:
+        m = (margin_scale * target.std()).detach()  # torch.std is unbiased, in target's dtype
+    else:
+        m = torch.tensor(margin, dtype=pred.dtype, device=pred.device)
+    pred_diff = pred[:, None] - pred[None, :]  # p_i − p_j
+    target_sign = torch.sign(target[:, None] - target[None, :])
+    hinge = torch.clamp(-target_sign * pred_diff + m, min=0)  # clamp: argument 0 counts as active
+    i_before_j = torch.ones(n, n, dtype=torch.bool, device=pred.device).triu(diagonal=1)
+    total = hinge[i_before_j].sum()
+    return total / (n * (n - 1) / 2) if reduction == "mean" else total
+
+
+BACKEND = Backend(
+    name="reference",
+    run=margin_ranking_loss,
+    devices=("cpu", "cuda"),
+    dtypes=_ALL_FLOATS,
+    supports_backward=True,
+    deterministic=True,
+    tolerances={torch.float64: (0.0, 0.0)},
+    availability=lambda: (True, ""),
+)

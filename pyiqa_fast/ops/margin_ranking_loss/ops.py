@@ -1,0 +1,63 @@
+"""torch.library registrations of ``margin_ranking_loss``.
+
+Both compiled paths return ``(loss, grad)`` with grad = ∂loss/∂pred from the same pass (the
+Liger-Kernel pattern, PERFORMANCE.md §2.4), so the backward is ``grad_output * grad``: no
+private backward op, no second pass. Double backward is that product's own derivative (zero
+through ``grad``, which is piecewise constant in ``pred``).
+
+- ``pyiqa_fast::margin_ranking_loss`` (C++, CPU and CUDA kernels in ``_C``): fake kernel,
+  autograd and autocast (fp32: a loss) registered here.
+- ``pyiqa_fast::margin_ranking_loss_triton``: the Triton launcher as a ``custom_op`` (works
+  under the Triton interpreter, where ``triton_op`` does not).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_CPP_OP = "pyiqa_fast::margin_ranking_loss"
+
+
+def _fake(pred: Tensor, target: Tensor, margin_scale: float, margin: float | None, reduction: str):
+    return pred.new_empty(()), pred.new_empty(pred.shape)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    ctx.save_for_backward(output[1])
+
+
+def _backward(ctx, grad_loss: Tensor, _grad_of_grad: Tensor | None):
+    (grad,) = ctx.saved_tensors
+    return grad_loss * grad, None, None, None, None
+
+
+@torch.library.custom_op("pyiqa_fast::margin_ranking_loss_triton", mutates_args=())
+def margin_ranking_loss_triton(
+    pred: Tensor, target: Tensor, margin_scale: float, margin: float | None, reduction: str
+) -> tuple[Tensor, Tensor]:
+    """Triton path: returns (loss, ∂loss/∂pred)."""
+    from triton_kernels.margin_ranking_loss import margin_ranking_loss_fwd
+
+    return margin_ranking_loss_fwd(pred, target, margin_scale, margin, reduction == "mean")
+
+
+margin_ranking_loss_triton.register_fake(_fake)
+margin_ranking_loss_triton.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _cpp_op_defined() -> bool:
+    try:
+        torch.ops.pyiqa_fast.margin_ranking_loss.default  # noqa: B018
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+if _cpp_op_defined():
+    torch.library.register_fake(_CPP_OP)(_fake)
+    torch.library.register_autograd(_CPP_OP, _backward, setup_context=_setup_context)
+    for _device_type in ("cpu", "cuda"):
+        torch.library.register_autocast(_CPP_OP, _device_type, torch.float32)
+
+torch.library.register_autocast("pyiqa_fast::margin_ranking_loss_triton", "cuda", torch.float32)
