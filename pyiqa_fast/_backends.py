@@ -138,11 +138,12 @@ class OpBackends:
                 )
             reasons = backend.not_supported_reasons(device, dtype, needs_backward, **inputs)
             if reasons:
+                candidates = [*self.auto_order.get(device.type, ()), *self.backends]
                 works = [
                     name
-                    for name, other in self.backends.items()
+                    for name in dict.fromkeys(candidates)
                     if name != requested
-                    and not other.not_supported_reasons(device, dtype, needs_backward, **inputs)
+                    and not self.backends[name].not_supported_reasons(device, dtype, needs_backward, **inputs)
                 ]
                 hint = f"; use backend={works[0]!r} (or 'auto')" if works else ""
                 raise BackendUnavailableError(

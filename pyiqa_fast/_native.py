@@ -69,6 +69,9 @@ def build_info() -> dict[str, Any]:
     return {"available": True, **module.build_info()}
 
 
+# Availability is process-constant: torch.compile calls these once while tracing and keeps the
+# answer, instead of tracing into the import machinery and the pybind11 build_info().
+@torch.compiler.assume_constant_result
 def has_cpu_kernels(op: str) -> tuple[bool, str]:
     """Whether the CPU kernel of ``op`` is compiled in, and why not."""
     module = load_native()
@@ -79,6 +82,7 @@ def has_cpu_kernels(op: str) -> tuple[bool, str]:
     return True, ""
 
 
+@torch.compiler.assume_constant_result
 def has_cuda_kernels(op: str) -> tuple[bool, str]:
     """Whether the CUDA kernel of ``op`` is compiled in and a CUDA device is visible."""
     module = load_native()

@@ -96,6 +96,7 @@ def margin_ranking_loss_fwd(
     margin_scale: float,
     margin: float | None,
     mean: bool,
+    block_sizes: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Launches the kernel; returns (loss, ∂loss/∂pred), both of ``pred``'s dtype.
 
@@ -105,9 +106,12 @@ def margin_ranking_loss_fwd(
         margin_scale: λ of λ·std(target); ignored when ``margin`` is given.
         margin: Fixed margin, or None.
         mean: Divide by the n(n−1)/2 pairs.
+        block_sizes: (BLOCK_I, BLOCK_J) powers of two; the default suits the device.
     """
     n = pred.shape[0]
-    block_i, block_j = (16, 32) if interpreter_enabled() else (64, 64)
+    # The interpreter pays per op, not per element: few wide tiles run fastest there.
+    default = (128, 512) if interpreter_enabled() else (64, 64)
+    block_i, block_j = block_sizes or default
     programs = cdiv(n, block_i)
     c = 2.0 / (n * (n - 1)) if mean else 1.0
     first = margin if margin is not None else margin_scale

@@ -4,6 +4,11 @@ DP-IQA eq. 10 (METHODS.md §5.2), vectorised over the strict upper triangle of p
 the published double loop evaluates each pair (``RomGai/DP-IQA`` ``magrin.py``):
 ``clamp(-sign(y_i - y_j) * (p_i - p_j) + margin, min=0)`` summed over i < j. Autograd-native,
 float64-capable, any device; O(n²) time and memory, so it is the oracle, not the fast path.
+
+A hinge argument of exactly 0 counts as active (gradient 1), as ``torch.clamp`` differentiated
+when DP-IQA was published. torch changed that subgradient to 0 in 2026 (pytorch/pytorch#184574;
+torch 2.14 has it), so the hinge is written as ``where(arg < 0, 0, arg)`` to keep the published
+semantics on every torch version (and to propagate NaN, as clamp does).
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ def margin_ranking_loss(
         m = torch.tensor(margin, dtype=pred.dtype, device=pred.device)
     pred_diff = pred[:, None] - pred[None, :]  # p_i − p_j
     target_sign = torch.sign(target[:, None] - target[None, :])
-    hinge = torch.clamp(-target_sign * pred_diff + m, min=0)  # clamp: argument 0 counts as active
+    argument = -target_sign * pred_diff + m
+    hinge = torch.where(argument < 0, torch.zeros_like(argument), argument)  # 0 counts as active
     i_before_j = torch.ones(n, n, dtype=torch.bool, device=pred.device).triu(diagonal=1)
     total = hinge[i_before_j].sum()
     return total / (n * (n - 1) / 2) if reduction == "mean" else total

@@ -21,6 +21,7 @@ def margin_ranking_loss(
     return torch.ops.pyiqa_fast.margin_ranking_loss_triton(pred, target, margin_scale, margin, reduction)[0]
 
 
+@torch.compiler.assume_constant_result
 def _availability() -> tuple[bool, str]:
     if importlib.util.find_spec("triton") is None:
         return False, "triton is not installed (pip install triton)"

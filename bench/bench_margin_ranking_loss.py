@@ -1,0 +1,338 @@
+"""Benchmark of ``margin_ranking_loss`` against DP-IQA's loop and the n×n broadcast.
+
+PERFORMANCE.md §2.4 and §5.4: forward + backward timed together (the loss is useless without
+its gradient), on the same inputs, side by side in one process, with peak memory, after a
+correctness gate of loss and gradient against a float64 oracle.
+
+Providers:
+    dpiqa_loop: DP-IQA's ``DynamicMarginRankingLoss`` (``tests/references/dpiqa_margin.py``), a
+        Python double loop over i < j; n(n−1)/2 scalar subgraphs, so only n <= ``--loop-max-n``.
+    broadcast: pyiqa ``RankLoss``-style n×n broadcast with DP-IQA's semantics (below), eager.
+    broadcast_compiled: ``broadcast`` under ``torch.compile(dynamic=False)``.
+    reference, cpu, cuda, triton: ``pyiqa_fast.ops.margin_ranking_loss(..., backend=name)``.
+
+Oracle: the ``reference`` backend on the inputs cast to float64 where its n×n intermediates fit
+in half the available memory, else the same maths in row blocks (:func:`blocked_oracle`); beyond
+``--check-max-n`` no check is made (``correct`` is null) because the O(n²) oracle takes minutes.
+
+Run ``python -m bench.bench_margin_ranking_loss --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from bench import harness, shapes
+
+FAMILY = "loss"
+OP = "margin_ranking_loss"
+MARGIN_SCALE = 0.25
+PROVIDERS = {
+    "dpiqa_loop": "DP-IQA DynamicMarginRankingLoss: Python double loop (RomGai/DP-IQA magrin.py)",
+    "broadcast": "n×n broadcast, i<j mask, sign, clamp, margin 0.25·std, mean over n(n-1)/2 (eager)",
+    "broadcast_compiled": "broadcast under torch.compile(dynamic=False)",
+    "reference": "pyiqa_fast backend='reference' (n×n, autograd)",
+    "cpu": "pyiqa_fast backend='cpu' (exact O(n log n), O(n) memory)",
+    "cuda": "pyiqa_fast backend='cuda' (fused brute force, O(n) memory)",
+    "triton": "pyiqa_fast backend='triton' (fused brute force, O(n) memory)",
+}
+PACKAGE_BACKENDS = ("reference", "cpu", "cuda", "triton")
+SMOKE_PROVIDERS = ("dpiqa_loop", "broadcast", "reference", "cpu", "cuda", "triton")
+MODES = ("fwd_bwd", "fwd")
+TARGETS = ("ties", "continuous")
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+          "float64": torch.float64}  # fmt: skip
+
+# Peak n×n tensors (in input-dtype elements) live during forward + backward: the peak_mem_bytes
+# column of this bench at n = 1024, float32, divided by n²·4 and rounded up (6.0, 1.0, 7.75).
+N2_TENSORS = {"broadcast": 6.0, "broadcast_compiled": 1.0, "reference": 8.0}
+MEMORY_FRACTION = 0.6  # of the available memory an n×n provider may plan to use
+# Correctness gate: (loss relative error, max |grad error| / max |grad|) vs the float64 oracle.
+# fp16/bf16 are a sanity check only; tests/ hold the precision-relative rule (STYLE.md §7).
+TOLERANCES = {torch.float64: (1e-12, 1e-12), torch.float32: (1e-5, 1e-4),
+              torch.float16: (1e-2, 2e-2), torch.bfloat16: (5e-2, 5e-2)}  # fmt: skip
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def broadcast_margin_ranking_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """pyiqa ``RankLoss``-style n×n broadcast with DP-IQA's semantics.
+
+    pyiqa (``chaofengc/IQA-PyTorch`` ``pyiqa/losses/iqa_losses.py``) takes ``relu`` of
+    ``(pred − predᵀ)·sign(targetᵀ − target)`` over all n² entries; DP-IQA's loss keeps i < j,
+    adds the margin 0.25·std(target), and uses ``clamp`` (a hinge argument of 0 is active).
+
+    Args:
+        pred: Tensor[n] of predictions.
+        target: Tensor[n] of targets, same dtype and device.
+
+    Returns:
+        Tensor[] mean over the n(n−1)/2 pairs.
+    """
+    n = pred.shape[0]
+    margin = MARGIN_SCALE * target.std()
+    sign = torch.sign(target[:, None] - target[None, :])
+    hinge = torch.clamp(-sign * (pred[:, None] - pred[None, :]) + margin, min=0)
+    return torch.triu(hinge, diagonal=1).sum() / (n * (n - 1) / 2)
+
+
+def blocked_oracle(pred: Tensor, target: Tensor, block_elems: int = 1 << 24) -> tuple[Tensor, Tensor]:
+    """Loss and gradient of DP-IQA's loss in float64, one block of rows of the pair matrix at a time.
+
+    The hinge argument ``−sign(y_i − y_j)·(p_i − p_j) + m`` is exactly symmetric in i and j, so
+    the i < j sum is half the sum over i ≠ j, and ∂L/∂p_i sums ``−sign`` over the active j of
+    row i. O(n²) time, O(block) memory.
+
+    Args:
+        pred: Tensor[n] of predictions (any floating dtype; cast to float64).
+        target: Tensor[n] of targets.
+        block_elems: Pair-matrix entries per block.
+
+    Returns:
+        ``(loss, grad)`` in float64.
+    """
+    p, y = pred.detach().double(), target.double()
+    n = p.shape[0]
+    margin = MARGIN_SCALE * y.std()
+    total = torch.zeros((), dtype=torch.float64, device=p.device)
+    grad = torch.empty_like(p)
+    rows = max(1, block_elems // n)
+    for s in range(0, n, rows):
+        sign = torch.sign(y[s : s + rows, None] - y[None, :])
+        arg = torch.addcmul(margin, sign, p[s : s + rows, None] - p[None, :], value=-1)
+        total += arg.clamp(min=0).sum()
+        grad[s : s + rows] = -(sign * (arg >= 0)).sum(1)
+    scale = 2 / (n * (n - 1))
+    # The diagonal (sign 0) added max(m, 0) per row.
+    return scale * (total - n * margin.clamp(min=0)) / 2, scale * grad
+
+
+def make_inputs(n: int, dtype: torch.dtype, targets: str, device: torch.device, seed: int) -> tuple[Tensor, Tensor]:
+    """Predictions ~ N(0, 1) requiring grad, and MOS-like targets.
+
+    Args:
+        n: Batch size.
+        dtype: Dtype of both.
+        targets: ``"ties"`` (integers 0..9: many tied pairs) or ``"continuous"`` (U(1, 5)).
+        device: Device of both.
+        seed: Seed of the generator.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    pred = torch.randn(n, generator=gen)
+    if targets == "ties":
+        target = torch.randint(0, 10, (n,), generator=gen).float()
+    else:
+        target = torch.rand(n, generator=gen) * 4 + 1
+    return pred.to(device, dtype).requires_grad_(), target.to(device, dtype)
+
+
+def _fwd_bwd(fn: LossFn, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    loss = fn(pred, target)
+    (grad,) = torch.autograd.grad(loss, pred)
+    return loss, grad
+
+
+def _loss_fns(providers: list[str]) -> dict[str, LossFn]:
+    from pyiqa_fast.ops import margin_ranking_loss
+
+    fns: dict[str, LossFn] = {"broadcast": broadcast_margin_ranking_loss}
+    if "dpiqa_loop" in providers:
+        from tests.references.dpiqa_margin import dpiqa_margin_ranking_loss  # run from the repo root
+
+        fns["dpiqa_loop"] = dpiqa_margin_ranking_loss
+    if "broadcast_compiled" in providers:
+        # One static graph per (n, dtype); never fall back to eager silently.
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+        fns["broadcast_compiled"] = torch.compile(broadcast_margin_ranking_loss, dynamic=False)
+    for name in PACKAGE_BACKENDS:
+        fns[name] = functools.partial(margin_ranking_loss, margin_scale=MARGIN_SCALE, backend=name)
+    return fns
+
+
+def skip_reason(provider: str, n: int, dtype: torch.dtype, device: torch.device, loop_max_n: int) -> str | None:
+    """Why ``provider`` cannot run n on ``device`` in ``dtype``, or ``None``."""
+    from pyiqa_fast import BackendUnavailableError
+    from pyiqa_fast.ops.margin_ranking_loss.api import BACKENDS
+
+    if provider == "dpiqa_loop" and n > loop_max_n:
+        return (f"Python loop over n(n-1)/2 = {n * (n - 1) // 2} pairs with an autograd graph of that "
+                f"size; runs for n <= --loop-max-n ({loop_max_n})")
+    if provider in N2_TENSORS:
+        need = N2_TENSORS[provider] * n * n * dtype.itemsize
+        avail = harness.available_memory_bytes(device)
+        if need > MEMORY_FRACTION * avail:
+            return f"needs ~{need / 1e9:.3g} GB for n×n intermediates, {avail / 1e9:.3g} GB available"
+    if provider == "triton" and device.type == "cpu":
+        return "Triton on CPU tensors is the interpreter (a test tool); timed on CUDA only"
+    if provider in PACKAGE_BACKENDS:
+        try:
+            BACKENDS.resolve(provider, device, dtype, needs_backward=True, n=n)
+        except BackendUnavailableError as exc:
+            return str(exc)
+    return None
+
+
+def _oracle(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    n = pred.shape[0]
+    if N2_TENSORS["reference"] * n * n * 8 <= 0.5 * harness.available_memory_bytes(pred.device):
+        from pyiqa_fast.ops import margin_ranking_loss
+
+        p64 = pred.detach().double().requires_grad_()
+        return _fwd_bwd(functools.partial(margin_ranking_loss, backend="reference"), p64, target.double())
+    return blocked_oracle(pred, target)
+
+
+def _check(fn: LossFn, pred: Tensor, target: Tensor, oracle: Callable[[], tuple[Tensor, Tensor]],
+           notes: dict[str, object]) -> str | None:
+    start = time.perf_counter()
+    loss, grad = _fwd_bwd(fn, pred, target)
+    notes["first_call_s"] = round(time.perf_counter() - start, 4)  # includes compilation, if any
+    ref_loss, ref_grad = oracle()
+    loss_tol, grad_tol = TOLERANCES[pred.dtype]
+    loss_err = (abs(loss.double() - ref_loss) / ref_loss.abs().clamp(min=1e-30)).item()
+    grad_err = ((grad.double() - ref_grad).abs().max() / ref_grad.abs().max().clamp(min=1e-30)).item()
+    notes.update(loss_rel_err=loss_err, grad_rel_err=grad_err)
+    if loss_err <= loss_tol and grad_err <= grad_tol:  # False for NaN
+        return None
+    return f"loss rel. error {loss_err:.3g} (tol {loss_tol:g}), grad error / max|grad| {grad_err:.3g} (tol {grad_tol:g})"
+
+
+def run(args: argparse.Namespace, device: torch.device) -> list[harness.Row]:
+    """Measures every (dtype, targets, n) group: all modes, graph settings and providers."""
+    fns = _loss_fns(args.providers)
+    graphs = [g == "on" for g in args.cuda_graphs] if device.type == "cuda" else [False]
+    rows: list[harness.Row] = []
+    for dtype_name in args.dtype:
+        dtype = DTYPES[dtype_name]
+        for targets in args.targets:
+            for n in args.n:
+                pred, target = make_inputs(n, dtype, targets, device, args.seed)
+                oracle = functools.cache(functools.partial(_oracle, pred, target))
+                notes = {p: {} for p in args.providers}
+                checks = {}
+                for p in args.providers:
+                    if n > args.check_max_n:
+                        notes[p]["correctness"] = f"not checked: n > --check-max-n ({args.check_max_n})"
+                        checks[p] = None
+                    else:
+                        checks[p] = functools.cache(functools.partial(_check, fns[p], pred, target, oracle, notes[p]))
+                reasons = {p: skip_reason(p, n, dtype, device, args.loop_max_n) for p in args.providers}
+                for mode in args.modes:
+                    for graph in graphs:
+                        extra = {"targets": targets} | ({"cuda_graph": graph} if device.type == "cuda" else {})
+                        contenders = []
+                        for p in args.providers:
+                            case = harness.BenchCase(FAMILY, OP, p, mode, (n,), dtype_name, extra)
+                            fn = fns[p]
+                            timed = (functools.partial(_fwd_bwd, fn, pred, target) if mode == "fwd_bwd"
+                                     else functools.partial(fn, pred, target))
+                            contenders.append(harness.Contender(
+                                case, fn=timed, check=checks[p], skipped_reason=reasons[p],
+                                bytes_moved=3 * n * dtype.itemsize, notes=notes[p],
+                            ))
+                        print(f"n={n} {dtype_name} targets={targets} {mode}"
+                              + (f" cuda_graph={graph}" if device.type == "cuda" else ""), flush=True)
+                        rows += harness.run_side_by_side(
+                            contenders, device, rounds=args.rounds, min_run_time=args.min_run_time, cuda_graph=graph
+                        )
+    return rows
+
+
+def _csv(kind: Callable[[str], object]) -> Callable[[str], list]:
+    return lambda text: [kind(s.strip()) for s in text.split(",") if s.strip()]
+
+
+def _choices(allowed: tuple[str, ...] | dict) -> Callable[[str], str]:
+    def check(s: str) -> str:
+        if s not in allowed:
+            raise argparse.ArgumentTypeError(f"{s!r} is not one of {', '.join(allowed)}")
+        return s
+
+    return check
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command line; unset options take the full-run or ``--smoke`` defaults."""
+    ap = argparse.ArgumentParser(prog="python -m bench.bench_margin_ranking_loss", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shapes", type=_choices(tuple(shapes.SHAPE_SETS)), help="named size set (bench/shapes.py)")
+    ap.add_argument("--n", type=_csv(int), help="sizes, e.g. 16,128,4096 (overrides --shapes)")
+    ap.add_argument("--providers", type=_csv(_choices(PROVIDERS)), help=f"subset of {','.join(PROVIDERS)}")
+    ap.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda if available")
+    ap.add_argument("--dtype", type=_csv(_choices(DTYPES)), help="default float32")
+    ap.add_argument("--modes", type=_csv(_choices(MODES)), help="fwd_bwd (default) and/or fwd")
+    ap.add_argument("--targets", type=_csv(_choices(TARGETS)), help="ties (integers 0..9) and/or continuous")
+    ap.add_argument("--cuda-graphs", type=_csv(_choices(("off", "on"))), help="CUDA only; default off,on")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
+    ap.add_argument("--min-run-time", type=float, help="seconds of timing per contender (default 1.0)")
+    ap.add_argument("--loop-max-n", type=int, help="largest n for dpiqa_loop (default 128)")
+    ap.add_argument("--check-max-n", type=int, default=16384, help="largest n checked against the O(n²) oracle")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--suite", help=f"result file prefix (default {OP}, or {OP}-smoke)")
+    ap.add_argument("--out", type=Path, help="directory of the result files (default bench/results/<version>)")
+    ap.add_argument("--smoke", action="store_true", help="tiny and fast: sizes 16,128, no compile, one round")
+    ap.add_argument("--compare", type=Path, help="results JSON of an earlier run to compare p50 with")
+    ap.add_argument("--fail-if-regression", action="store_true", help="exit 1 if --compare finds a regression")
+    ap.add_argument("--regression-threshold", type=float, default=1.15, help="new/old p50 ratio that regresses")
+    args = ap.parse_args(argv)
+    smoke = args.smoke
+    defaults = {
+        "n": list(shapes.SHAPE_SETS[args.shapes] if args.shapes else shapes.LOSS_N_SMOKE if smoke else shapes.LOSS_N_SWEEP),
+        "providers": list(SMOKE_PROVIDERS if smoke else PROVIDERS),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "dtype": ["float32"],
+        "modes": ["fwd_bwd"],
+        "targets": ["ties"] if smoke else list(TARGETS),
+        "cuda_graphs": ["off", "on"],
+        "rounds": 1 if smoke else 3,
+        "min_run_time": 0.05 if smoke else 1.0,
+        "loop_max_n": 16 if smoke else 128,
+        "suite": f"{OP}-smoke" if smoke else OP,
+    }
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch.cuda.is_available() is False")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark, writes the results, prints tables; returns the exit status."""
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    metadata = harness.environment(device)
+    metadata["copy_bandwidth_GBps"] = harness.measure_copy_bandwidth(device, (16 if args.smoke else 1024) << 20)
+    metadata["suite"] = args.suite
+    metadata["argv"] = sys.argv[1:] if argv is None else argv
+    metadata["providers"] = {p: PROVIDERS[p] for p in args.providers}
+    metadata["oracle"] = ("reference backend in float64 (blocked float64 O(n²) loop where its n×n does not "
+                          f"fit); n > {args.check_max_n} not checked")
+
+    records = harness.to_records(run(args, device), metadata)
+    json_path, csv_path = harness.write_results(
+        records, metadata, args.out or harness.default_out_dir(), harness.result_stem(args.suite, device)
+    )
+    print(harness.format_table(records, baseline="broadcast"))
+    print()
+    print(harness.format_speedups(records, "cpu" if device.type == "cpu" else "cuda", "broadcast"))
+    print(f"\nwrote {json_path}\n      {csv_path}")
+    if args.compare:
+        report, regressed = harness.compare(records, args.compare, args.regression_threshold)
+        print(report)
+        if regressed and args.fail_if_regression:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
