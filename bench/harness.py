@@ -56,9 +56,9 @@ _MIN_BLOCKS_PER_ROUND = 2
 PEAK_MEMORY_METHOD = {
     "cuda": "torch.cuda.max_memory_allocated after reset_peak_memory_stats, minus memory_allocated "
     "before the call",
-    "cpu": "peak of the running sum of torch.profiler(profile_memory=True) allocation events over one "
-    "call (torch allocator only); notes.peak_rss_delta_bytes: VmHWM growth over another call "
-    "(sees native scratch, undercounts reused heap pages)",
+    "cpu": "peak of the running sum of torch.profiler(profile_memory=True) allocation events "
+    "over one call (torch allocator only); notes.peak_rss_delta_bytes: VmHWM growth over "
+    "another call (sees native scratch, undercounts reused heap pages)",
 }
 
 
@@ -175,8 +175,9 @@ def _cuda_times_us(fn: Callable[[], object], budget_s: float, cuda_graph: bool) 
 
 def quantiles_us(times: Sequence[float]) -> tuple[float, float, float]:
     """p20, p50 and p80 of ``times`` (linear interpolation)."""
-    q = torch.tensor(times, dtype=torch.float64).quantile(torch.tensor(QUANTILES, dtype=torch.float64))
-    return tuple(q.tolist())  # type: ignore[return-value]
+    t = torch.tensor(times, dtype=torch.float64)
+    p20, p50, p80 = t.quantile(torch.tensor(QUANTILES, dtype=torch.float64)).tolist()
+    return p20, p50, p80
 
 
 # ----------------------------------------------------------------------------- memory
@@ -229,7 +230,9 @@ def _rss_peak_delta_bytes(fn: Callable[[], object]) -> int | None:
     return _vm_hwm_bytes() - before
 
 
-def peak_memory(fn: Callable[[], object], device: torch.device) -> tuple[int | None, dict[str, Any]]:
+def peak_memory(
+    fn: Callable[[], object], device: torch.device
+) -> tuple[int | None, dict[str, Any]]:
     """Peak bytes allocated by one call of ``fn`` above those live before it.
 
     Args:
@@ -298,6 +301,8 @@ def run_side_by_side(
             if why is not None:
                 res.skipped_reason = f"failed the correctness gate: {why}"
                 continue
+            if c.check is None:
+                c.fn()  # warm-up (compilation, autotuning) that the check did not do
             if measure_memory:
                 res.peak_mem_bytes, mem_notes = peak_memory(c.fn, device)
                 res.notes.update(mem_notes)
@@ -350,7 +355,9 @@ def measure_copy_bandwidth(device: torch.device, nbytes: int) -> float:
 
 def _run(cmd: Sequence[str]) -> str | None:
     try:
-        out = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=20, check=True)
+        out = subprocess.run(
+            cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=20, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
@@ -390,6 +397,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_num_threads": torch.get_num_threads(),
         "torch_num_interop_threads": torch.get_num_interop_threads(),
+        "loadavg_start": os.getloadavg(),  # other work on the box distorts CPU timings
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "torch": torch.__version__,
@@ -416,7 +424,10 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 def device_label(device: torch.device) -> str:
     """GPU name or ``cpu-<N>core``, sanitised to letters, digits, ``-``, ``_`` and ``.``."""
-    raw = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{_usable_cores()}core"
+    if device.type == "cuda":
+        raw = torch.cuda.get_device_name(device)
+    else:
+        raw = f"cpu-{_usable_cores()}core"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-")
 
 
@@ -519,7 +530,8 @@ def _size_label(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-def _groups(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def group_records(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Records grouped by op, mode, dtype and extra (sizes and providers vary within a group)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         extra = ", ".join(f"{k}={v}" for k, v in sorted(rec["extra"].items()))
@@ -539,7 +551,7 @@ def format_table(records: Sequence[dict[str, Any]], baseline: str | None = None)
         The tables, then one line per skipped or failed cell giving the reason.
     """
     lines: list[str] = []
-    for title, recs in _groups(records).items():
+    for title, recs in group_records(records).items():
         sizes = sorted({tuple(r["shape"]) for r in recs}, key=lambda s: (math.prod(s), s))
         providers = list(dict.fromkeys(r["provider"] for r in recs))
         cell = {(r["provider"], tuple(r["shape"])): r for r in recs}
@@ -564,7 +576,8 @@ def format_table(records: Sequence[dict[str, Any]], baseline: str | None = None)
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
         note = f"; (x) = speed-up vs {baseline}" if baseline else ""
-        lines += ["", f"{title}: p50{note}", fmt.format(*header), *(fmt.format(*row) for row in body)]
+        lines += ["", f"{title}: p50{note}", fmt.format(*header)]
+        lines += [fmt.format(*row) for row in body]
         if reasons:
             lines += ["not timed:", *reasons]
     return "\n".join(lines)
@@ -573,7 +586,7 @@ def format_table(records: Sequence[dict[str, Any]], baseline: str | None = None)
 def format_speedups(records: Sequence[dict[str, Any]], provider: str, baseline: str) -> str:
     """One line per group: ``baseline p50 / provider p50`` at each size where both were timed."""
     lines = []
-    for title, recs in _groups(records).items():
+    for title, recs in group_records(records).items():
         p50 = {(r["provider"], tuple(r["shape"])): r["p50"] for r in recs}
         sizes = sorted({tuple(r["shape"]) for r in recs}, key=lambda s: (math.prod(s), s))
         parts = [
@@ -581,34 +594,56 @@ def format_speedups(records: Sequence[dict[str, Any]], provider: str, baseline: 
             for s in sizes
             if p50.get((provider, s)) and p50.get((baseline, s))
         ]
-        lines.append(f"{provider} vs {baseline}, {title}: " + (", ".join(parts) or "no size timed for both"))
+        summary = ", ".join(parts) or "no size timed for both"
+        lines.append(f"{provider} vs {baseline}, {title}: {summary}")
     return "\n".join(lines)
 
 
+def load_results(path: Path) -> dict[str, Any]:
+    """Reads a results JSON written by :func:`write_results` (``{"metadata", "results"}``)."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or not {"metadata", "results"} <= data.keys():
+        raise ValueError(f"{path} is not a bench results JSON (no metadata/results keys)")
+    return data
+
+
 def compare(
-    records: Sequence[dict[str, Any]], old_path: Path, threshold: float
+    records: Sequence[dict[str, Any]],
+    metadata: dict[str, Any],
+    old: dict[str, Any],
+    threshold: float,
 ) -> tuple[str, bool]:
-    """Compares p50 with a stored run.
+    """Compares p50 with a stored run, case by case.
 
     Args:
         records: This run's JSON records.
-        old_path: A results JSON written by :func:`write_results`.
+        metadata: This run's metadata (:func:`environment`): differences from the stored run's
+            device and software are listed first.
+        old: A stored run (:func:`load_results`).
         threshold: A case regresses when ``new p50 / old p50 > threshold``, or when it was
             correct before and is not now.
 
     Returns:
         ``(report, regressed)``.
     """
-    old = json.loads(old_path.read_text())
     old_by_key = {record_key(r): r for r in old["results"]}
-    lines = [f"compared with {old_path} ({old['metadata'].get('timestamp')}, "
-             f"{old['metadata'].get('device')}, torch {old['metadata'].get('torch')}):"]
+    meta = old["metadata"]
+    lines = [
+        f"compared with the run of {meta.get('timestamp')} ({meta.get('device')}, torch "
+        f"{meta.get('torch')}, {meta.get('torch_num_threads')} threads, "
+        f"commit {meta.get('git_commit')}):"
+    ]
+    for key in ("device", "cpu_model", "gpu_name", "torch", "triton", "torch_num_threads",
+                "build_info"):
+        if meta.get(key) != metadata.get(key):
+            lines.append(f"  note: {key} differs: {meta.get(key)} -> {metadata.get(key)}")
     regressed = False
     for rec in records:
         prev = old_by_key.get(record_key(rec))
         if prev is None:
             continue
-        name = f"{rec['provider']} {rec['mode']} {_size_label(rec['shape'])} {rec['dtype']} {rec['extra']}"
+        name = (f"{rec['provider']} {rec['mode']} {_size_label(rec['shape'])} {rec['dtype']} "
+                f"{rec['extra']}")
         if prev["correct"] is True and rec["correct"] is False:
             regressed = True
             lines.append(f"  REGRESSION {name}: was correct, now fails the gate")

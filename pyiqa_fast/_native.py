@@ -17,6 +17,7 @@ import torch
 
 _lock = threading.RLock()
 _module: ModuleType | None = None
+_info: dict[str, Any] = {}
 _error: str | None = None
 _loaded = False
 _warned_fallback = False
@@ -26,7 +27,7 @@ _REBUILD_HINT = "rebuild with `pip install --no-build-isolation -e .` (or `make 
 
 def load_native() -> ModuleType | None:
     """Imports ``pyiqa_fast._C`` once and returns it, or ``None`` if it cannot be imported."""
-    global _module, _error, _loaded
+    global _module, _info, _error, _loaded
     if _loaded:
         return _module
     with _lock:
@@ -37,14 +38,15 @@ def load_native() -> ModuleType | None:
         except ImportError as exc:
             _error = f"pyiqa_fast._C is not importable ({exc}); {_REBUILD_HINT}"
         else:
-            built = module.build_info().get("torch_version")
+            info = module.build_info()
+            built = info.get("torch_version")
             if built != torch.__version__:
                 _error = (
                     f"pyiqa_fast._C was built against torch {built} but torch {torch.__version__} "
                     f"is running; {_REBUILD_HINT}"
                 )
             else:
-                _module = module
+                _module, _info = module, info
         _loaded = True
     if _module is not None:
         # Fake kernels, autograd and autocast of the C++ ops live in Python.
@@ -63,32 +65,38 @@ def build_info() -> dict[str, Any]:
 
     Returns ``{"available": False, "reason": ...}`` when ``_C`` cannot be loaded.
     """
-    module = load_native()
-    if module is None:
+    if load_native() is None:
         return {"available": False, "reason": _error}
-    return {"available": True, **module.build_info()}
+    return {"available": True, **_info}
 
 
-# Availability is process-constant: torch.compile calls these once while tracing and keeps the
-# answer, instead of tracing into the import machinery and the pybind11 build_info().
-@torch.compiler.assume_constant_result
+def constant_under_compile(fn):
+    """Marks ``fn`` as ``torch.compiler.assume_constant_result`` does, without importing
+    ``torch._dynamo`` (and with it Triton) when pyiqa_fast is imported.
+
+    For process-constant answers (availability): torch.compile calls ``fn`` once while tracing
+    and keeps the result instead of tracing into the import machinery and pybind11.
+    """
+    fn._dynamo_marked_constant = True
+    return fn
+
+
+@constant_under_compile
 def has_cpu_kernels(op: str) -> tuple[bool, str]:
     """Whether the CPU kernel of ``op`` is compiled in, and why not."""
-    module = load_native()
-    if module is None:
+    if load_native() is None:
         return False, str(_error)
-    if op not in module.build_info()["cpu_kernels"]:
+    if op not in _info["cpu_kernels"]:
         return False, f"pyiqa_fast._C was built without a CPU kernel for {op}; {_REBUILD_HINT}"
     return True, ""
 
 
-@torch.compiler.assume_constant_result
+@constant_under_compile
 def has_cuda_kernels(op: str) -> tuple[bool, str]:
     """Whether the CUDA kernel of ``op`` is compiled in and a CUDA device is visible."""
-    module = load_native()
-    if module is None:
+    if load_native() is None:
         return False, str(_error)
-    info = module.build_info()
+    info = _info
     if not info["with_cuda"]:
         return False, (
             'pyiqa_fast._C was built without CUDA kernels (build_info()["with_cuda"] is False); '

@@ -8,6 +8,7 @@ import importlib.util
 import torch
 from torch import Tensor
 
+from pyiqa_fast import _native
 from pyiqa_fast._backends import Backend, triton_interpreter_enabled
 
 MAX_N = 1 << 20  # O(n²) work, as for the CUDA kernel
@@ -21,7 +22,7 @@ def margin_ranking_loss(
     return torch.ops.pyiqa_fast.margin_ranking_loss_triton(pred, target, margin_scale, margin, reduction)[0]
 
 
-@torch.compiler.assume_constant_result
+@_native.constant_under_compile
 def _availability() -> tuple[bool, str]:
     if importlib.util.find_spec("triton") is None:
         return False, "triton is not installed (pip install triton)"
