@@ -40,7 +40,9 @@ def _check_options(margin_scale: float, margin: float | None, reduction: str) ->
 def _as_vector(name: str, t: object) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{OP}: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if t.dim() == 1 or (t.dim() == 2 and t.shape[1] == 1):
+    if t.dim() == 1:
+        return t
+    if t.dim() == 2 and t.shape[1] == 1:
         return t.reshape(-1)
     raise ValueError(f"{OP}: {name} must have shape (n,) or (n, 1), got {tuple(t.shape)}")
 
@@ -59,8 +61,11 @@ def margin_ranking_loss(
     ``L = 2/(n(n−1)) · Σ_{i<j} max(0, −sign(y_i − y_j)·(p_i − p_j) + m)`` with
     ``m = margin_scale · std(target)`` (unbiased, computed in the input dtype, no gradient).
     Pairs with equal targets add ``m`` each and no gradient; a hinge argument of exactly 0
-    counts as active (``clamp`` semantics). Identical to the published double loop
-    (``RomGai/DP-IQA`` ``magrin.py``), without its O(n²) autograd graph.
+    counts as active, as ``torch.clamp`` differentiated when DP-IQA was published. Identical
+    to the published double loop (``RomGai/DP-IQA`` ``magrin.py``) without its O(n²) autograd
+    graph, except on torch builds whose ``clamp`` has subgradient 0 at its bound
+    (pytorch/pytorch#184574; torch 2.14 does): there the loop drops exact-kink pairs from the
+    gradient and this op keeps them.
 
     Args:
         pred: Tensor[n] or Tensor[n, 1] of predicted scores; float16, bfloat16, float32 or
@@ -115,7 +120,10 @@ def margin_ranking_loss(
     if n < 2:
         raise ValueError(f"{OP}: the batch size n must be >= 2 (the loss averages over n(n-1)/2 pairs), got n = {n}")
     dtype = torch.promote_types(pred.dtype, target.dtype)
-    pred, target = pred.to(dtype), target.to(dtype)
+    if pred.dtype != dtype:
+        pred = pred.to(dtype)
+    if target.dtype != dtype:
+        target = target.to(dtype)
 
     chosen = BACKENDS.resolve(
         backend, pred.device, dtype, needs_backward=pred.requires_grad and torch.is_grad_enabled(), n=n

@@ -5,8 +5,9 @@ Liger-Kernel pattern, PERFORMANCE.md §2.4), so the backward is ``grad_output * 
 private backward op, no second pass. Double backward is that product's own derivative (zero
 through ``grad``, which is piecewise constant in ``pred``).
 
-- ``pyiqa_fast::margin_ranking_loss`` (C++, CPU and CUDA kernels in ``_C``): fake kernel,
-  autograd and autocast (fp32: a loss) registered here.
+- ``pyiqa_fast::margin_ranking_loss`` (C++, CPU and CUDA kernels in ``_C``): fake kernel and
+  autocast (fp32: a loss) registered here; its autograd is in C++
+  (``csrc/binding/margin_ranking_loss_autograd.cpp``), where it costs ~10 µs instead of ~100.
 - ``pyiqa_fast::margin_ranking_loss_triton``: the Triton launcher as a ``custom_op`` (works
   under the Triton interpreter, where ``triton_op`` does not).
 """
@@ -56,7 +57,6 @@ def _cpp_op_defined() -> bool:
 
 if _cpp_op_defined():
     torch.library.register_fake(_CPP_OP)(_fake)
-    torch.library.register_autograd(_CPP_OP, _backward, setup_context=_setup_context)
     for _device_type in ("cpu", "cuda"):
         torch.library.register_autocast(_CPP_OP, _device_type, torch.float32)
 

@@ -49,8 +49,7 @@ def margin_ranking_loss(
     target_sign = torch.sign(target[:, None] - target[None, :])
     argument = -target_sign * pred_diff + m
     hinge = torch.where(argument < 0, torch.zeros_like(argument), argument)  # 0 counts as active
-    i_before_j = torch.ones(n, n, dtype=torch.bool, device=pred.device).triu(diagonal=1)
-    total = hinge[i_before_j].sum()
+    total = hinge.triu(diagonal=1).sum()  # pairs i < j
     return total / (n * (n - 1) / 2) if reduction == "mean" else total
 
 

@@ -1,0 +1,56 @@
+"""``optests.generate_opcheck_tests`` over the op tests (STYLE.md §7.4).
+
+Every test method below runs as itself and again under each of torch's operator checks
+(``test_schema``, ``test_autograd_registration``, ``test_faketensor``,
+``test_aot_dispatch_dynamic``), for every ``pyiqa_fast`` op it calls. Expected failures live
+in ``tests/optests_failures_dict.json`` (empty: none expected); regenerate its formatting with
+``PYTORCH_OPCHECK_ACCEPT=1``.
+"""
+
+from __future__ import annotations
+
+import unittest
+from pathlib import Path
+
+import torch
+from torch.testing._internal.optests import generate_opcheck_tests
+
+from pyiqa_fast.ops import margin_ranking_loss
+
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
+
+
+def _inputs(n, dtype, device, levels=4):
+    g = torch.Generator().manual_seed(n)
+    pred = torch.randn(n, generator=g, dtype=dtype).to(device).requires_grad_(True)
+    target = torch.randint(0, levels, (n,), generator=g).to(device, dtype)
+    return pred, target
+
+
+class TestMarginRankingLossOps(unittest.TestCase):
+    def _check(self, backend, device, dtype):
+        pred, target = _inputs(37, dtype, device)
+        loss = margin_ranking_loss(pred, target, backend=backend)
+        loss.backward()
+        self.assertEqual(pred.grad.shape, pred.shape)
+
+    def test_cpu_float64(self):
+        self._check("cpu", "cpu", torch.float64)
+
+    def test_cpu_float32_fixed_margin_sum(self):
+        pred, target = _inputs(16, torch.float32, "cpu")
+        margin_ranking_loss(pred, target, margin=0.5, reduction="sum", backend="cpu").backward()
+
+    def test_triton_float32(self):
+        self._check("triton", TRITON_DEVICE, torch.float32)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "needs a CUDA device")
+    def test_cuda_float32(self):
+        self._check("cuda", "cuda", torch.float32)
+
+
+generate_opcheck_tests(
+    TestMarginRankingLossOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
