@@ -288,7 +288,7 @@ def run_side_by_side(
     """
     results = [BenchResult(bytes_moved=c.bytes_moved, flops=c.flops) for c in contenders]
     live: list[int] = []
-    for i, (c, res) in enumerate(zip(contenders, results)):
+    for i, (c, res) in enumerate(zip(contenders, results, strict=True)):
         if c.skipped_reason is not None or c.fn is None:
             res.skipped_reason = c.skipped_reason or "no callable"
             continue
@@ -333,7 +333,7 @@ def run_side_by_side(
         res = results[i]
         res.p20, res.p50, res.p80 = quantiles_us(times[i])
         res.notes["samples"] = len(times[i])
-    return [(c.case, r) for c, r in zip(contenders, results)]
+    return [(c.case, r) for c, r in zip(contenders, results, strict=True)]
 
 
 def measure_copy_bandwidth(device: torch.device, nbytes: int) -> float:

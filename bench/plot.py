@@ -39,7 +39,7 @@ def plot(data: dict[str, Any], out: Path) -> None:
     cols = min(2, len(groups))
     rows = math.ceil(len(groups) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.5 * rows), squeeze=False)
-    for ax, (title, recs) in zip(axes.flat, groups.items()):
+    for ax, (title, recs) in zip(axes.flat, groups.items(), strict=False):
         sizes = sorted({math.prod(r["shape"]) for r in recs})
         for provider in dict.fromkeys(r["provider"] for r in recs):
             timed = sorted(
@@ -49,8 +49,9 @@ def plot(data: dict[str, Any], out: Path) -> None:
             )
             if not timed:
                 continue
-            x, p20, p50, p80 = zip(*timed)
-            yerr = [[m - lo for lo, m in zip(p20, p50)], [hi - m for m, hi in zip(p50, p80)]]
+            x, p20, p50, p80 = zip(*timed, strict=True)
+            yerr = [[m - lo for lo, m in zip(p20, p50, strict=True)],
+                    [hi - m for m, hi in zip(p50, p80, strict=True)]]
             ax.errorbar(x, p50, yerr=yerr, marker="o", capsize=3, label=provider)
         ax.set(xscale="log", yscale="log", title=title, xlabel="size (elements)",
                ylabel="time per call (us)")

@@ -13,11 +13,14 @@ CPU = torch.device("cpu")
 
 def record(name, *, available=True, devices=("cpu",), dtypes=(torch.float32,), backward=True,
            deterministic=True, limit=None):
+    def limits(n, **_):
+        return [f"takes n <= {limit}, got n = {n}"] if limit is not None and n > limit else []
+
     return Backend(
         name=name, run=lambda: name, devices=devices, dtypes=dtypes, supports_backward=backward,
         deterministic=deterministic, tolerances={},
         availability=lambda: (available, "" if available else f"{name} is not built"),
-        limits=(lambda n, **_: [f"takes n <= {limit}, got n = {n}"] if n > limit else []) if limit else (lambda **_: []),
+        limits=limits,
     )
 
 
@@ -67,7 +70,8 @@ def test_auto_with_nothing_left_lists_each_refusal():
 
 def test_unknown_names_are_rejected():
     op = backends(reference=record("reference"))
-    with pytest.raises(ValueError, match="backend must be one of 'auto', 'reference', 'cpu', 'cuda', 'triton', got 'gpu'"):
+    expected = "backend must be one of 'auto', 'reference', 'cpu', 'cuda', 'triton', got 'gpu'"
+    with pytest.raises(ValueError, match=expected):
         op.resolve("gpu", CPU, torch.float32, False, n=4)
     with pytest.raises(BackendUnavailableError, match="toy has no cuda backend"):
         op.resolve("cuda", CPU, torch.float32, False, n=4)

@@ -17,7 +17,9 @@ from pyiqa_fast.ops import margin_ranking_loss
 from pyiqa_fast.ops.margin_ranking_loss.api import BACKENDS
 
 
-def _time_fwd_bwd(backend: str, pred: torch.Tensor, target: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor, torch.Tensor]:
+def _time_fwd_bwd(
+    backend: str, pred: torch.Tensor, target: torch.Tensor, repeats: int
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     """Median seconds of forward + backward, and the loss and gradient."""
     times = []
     for _ in range(repeats + 1):  # the first call loads kernels and is not timed

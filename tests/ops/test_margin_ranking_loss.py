@@ -88,7 +88,8 @@ def test_golden_four_elements_with_ties():
     for backend in ALL[:3]:
         loss, grad = loss_and_grad(backend, pred, target)
         assert loss.item() == pytest.approx(1.5 + m, rel=1e-14)
-        assert_close(grad, torch.tensor([2.0, 2.0, -1.0, -3.0], dtype=torch.float64) / 6, atol=1e-15, rtol=0, what=backend)
+        expected_grad = torch.tensor([2.0, 2.0, -1.0, -3.0], dtype=torch.float64) / 6
+        assert_close(grad, expected_grad, atol=1e-15, rtol=0, what=backend)
         # The higher target's prediction leads by exactly the margin: argument 0, still active.
         kink_pred, kink_target = torch.tensor([0.0, 2.0], dtype=torch.float64), torch.tensor([0.0, 1.0])
         loss, grad = loss_and_grad(backend, kink_pred, kink_target.double(), margin=2.0)
