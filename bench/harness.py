@@ -38,6 +38,9 @@ import platform
 import re
 import subprocess
 import sys
+
+# torch.profiler (CPU peak memory) otherwise logs a line per start and stop.
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field

@@ -12,6 +12,8 @@ Compute in float32 (float64 for float64 inputs), hinge partials accumulated in f
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -23,13 +25,14 @@ from triton_kernels._common import cdiv, compute_dtype, interpreter_enabled
 def _margin_ranking_loss_fwd_kernel(
     pred_ptr,
     target_ptr,
-    scalars_ptr,  # float64[2]: margin (HAS_MARGIN) or margin_scale, then the reduction scale c
+    scalar_ptr,  # float64[1]: the margin (HAS_MARGIN) or margin_scale
     grad_ptr,
     partial_ptr,  # float64[programs]
     n,
     pred_stride,
     target_stride,
     HAS_MARGIN: tl.constexpr,
+    MEAN: tl.constexpr,
     CT: tl.constexpr,
     BLOCK_I: tl.constexpr,
     BLOCK_J: tl.constexpr,
@@ -38,7 +41,7 @@ def _margin_ranking_loss_fwd_kernel(
     offs_j0 = tl.arange(0, BLOCK_J)
 
     if HAS_MARGIN:
-        margin = tl.load(scalars_ptr)
+        margin = tl.load(scalar_ptr)
     else:
         total = tl.zeros([BLOCK_J], dtype=tl.float64)
         for j0 in range(0, n, BLOCK_J):
@@ -51,10 +54,13 @@ def _margin_ranking_loss_fwd_kernel(
             y = tl.load(target_ptr + offs * target_stride, mask=offs < n, other=0).to(tl.float64)
             d = tl.where(offs < n, y - mean, 0.0)
             squares += d * d
-        margin = tl.load(scalars_ptr) * tl.sqrt(tl.sum(squares, axis=0) / (n - 1))  # float64: IEEE sqrt
+        margin = tl.load(scalar_ptr) * tl.sqrt(tl.sum(squares, axis=0) / (n - 1))  # float64: IEEE sqrt
     # Round to the input dtype, as the reference computes the margin in that dtype.
     m = margin.to(pred_ptr.dtype.element_ty).to(CT)
-    c = tl.load(scalars_ptr + 1)
+    if MEAN:
+        c = 2.0 / (n.to(tl.float64) * (n - 1).to(tl.float64))
+    else:
+        c = 1.0
 
     offs_i = pid * BLOCK_I + tl.arange(0, BLOCK_I)
     mask_i = offs_i < n
@@ -90,6 +96,16 @@ def _margin_ranking_loss_fwd_kernel(
     tl.store(partial_ptr + pid, tl.where(any_nan, float("nan"), partial))
 
 
+@functools.lru_cache(maxsize=64)
+def _device_scalar(value: float, device: torch.device) -> torch.Tensor:
+    """A float64 scalar on ``device``, made once per value.
+
+    A Python float kernel argument would be float32; a fresh tensor per call would be a
+    synchronous host-to-device copy (and break CUDA-graph capture). Never written to.
+    """
+    return torch.tensor([value], dtype=torch.float64, device=device)
+
+
 def margin_ranking_loss_fwd(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -113,24 +129,23 @@ def margin_ranking_loss_fwd(
     default = (128, 512) if interpreter_enabled() else (64, 64)
     block_i, block_j = block_sizes or default
     programs = cdiv(n, block_i)
-    c = 2.0 / (n * (n - 1)) if mean else 1.0
-    first = margin if margin is not None else margin_scale
-    # float64 scalars travel through memory: a Python float kernel argument would be float32.
-    scalars = torch.tensor([first, c], dtype=torch.float64, device=pred.device)
+    scalar = _device_scalar(margin if margin is not None else margin_scale, pred.device)
     grad = torch.empty(n, dtype=pred.dtype, device=pred.device)
     partials = torch.empty(programs, dtype=torch.float64, device=pred.device)
     _margin_ranking_loss_fwd_kernel[(programs,)](
         pred,
         target,
-        scalars,
+        scalar,
         grad,
         partials,
         n,
         pred.stride(0),
         target.stride(0),
         HAS_MARGIN=margin is not None,
+        MEAN=mean,
         CT=compute_dtype(pred.dtype),
         BLOCK_I=block_i,
         BLOCK_J=block_j,
     )
+    c = 2.0 / (n * (n - 1)) if mean else 1.0
     return (partials.sum() * c).to(pred.dtype), grad

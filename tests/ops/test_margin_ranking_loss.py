@@ -205,6 +205,20 @@ def test_all_targets_tied(backend):
 
 
 @pytest.mark.parametrize("backend", ALL)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_signed_zeros_are_ties(backend, dtype):
+    # -0 and +0 compare equal: one group of tied targets, equal predictions (the CPU radix sort
+    # orders bit patterns, so it must canonicalise them).
+    pred = torch.tensor([0.0, -0.0, 0.5, -0.0, 0.0, -0.25, 1.0], dtype=dtype)
+    target = torch.tensor([-0.0, 0.0, 0.0, 1.0, -0.0, -1.0, -0.0], dtype=dtype)
+    expected_loss, expected_grad = loop_loss_and_grad(pred.double(), target.double(), margin=0.5,
+                                                      clamp=clamp_subgradient_one)
+    loss, grad = loss_and_grad(backend, pred, target, margin=0.5)
+    assert_close(loss, expected_loss, atol=1e-7, rtol=1e-7, what="loss")
+    assert_close(grad, expected_grad, atol=1e-7, rtol=1e-7, what="grad")
+
+
+@pytest.mark.parametrize("backend", ALL)
 def test_nan_propagates_to_loss(backend):
     pred, target = make_inputs(12, seed=9)
     pred[3] = float("nan")
