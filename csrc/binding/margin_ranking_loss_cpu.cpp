@@ -1,5 +1,5 @@
 // margin_ranking_loss on CPU tensors: checks, dtype dispatch (fp16/bf16 computed in fp32), the
-// margin, and at::parallel_for handed to the kernel for its two independent sorts and sweeps.
+// margin, and at::parallel_for handed to the kernel for the independent merges of each level.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -35,6 +35,7 @@ std::tuple<at::Tensor, at::Tensor> margin_ranking_loss_cpu(const at::Tensor& pre
                                                            c10::string_view reduction) {
   check_margin_ranking_loss_args(pred, target, margin_scale, margin, reduction);
   TORCH_CHECK(pred.device().is_cpu(), kOp, ": the CPU kernel got pred on ", pred.device());
+  TORCH_CHECK(pred.size(0) <= 0xffffffffLL, kOp, ": the CPU kernel supports n < 2^32, got n = ", pred.size(0));
   const bool wide = pred.scalar_type() == at::kDouble;
   const at::ScalarType compute = wide ? at::kDouble : at::kFloat;
   // fp16/bf16 are upcast once (n elements); strided fp32/fp64 inputs are read in place.

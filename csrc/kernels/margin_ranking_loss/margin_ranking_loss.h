@@ -17,7 +17,7 @@
 
 namespace pyiqa_fast::margin_ranking_loss {
 
-// ---- CPU: exact O(n log n) two-sweep Fenwick algorithm (PERFORMANCE.md §7) -------------------
+// ---- CPU: exact O(n log n) merge-sort formulation (PERFORMANCE.md §7) ------------------------
 
 // Runs body(begin, end) over [begin, end), possibly on several threads (the binding passes
 // at::parallel_for; tests pass a serial loop).

@@ -144,7 +144,7 @@ double target_std_cpu(const T* target, int64_t stride, int64_t n) {
 template <typename T>
 Status margin_ranking_loss_fwd_cpu(const CpuParams<T>& p, const ParallelFor& parallel_for) {
   const int64_t n = p.n;
-  if (n < 2 || p.pred == nullptr || p.target == nullptr || p.loss == nullptr || p.grad == nullptr) {
+  if (n < 2 || n > 0xffffffffLL || p.pred == nullptr || p.target == nullptr || p.loss == nullptr || p.grad == nullptr) {
     return Status::kInvalidArgument;
   }
   const T m = p.margin;

@@ -1,0 +1,28 @@
+"""The benchmark harness runs end to end (numbers are not checked: no timed asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_margin_ranking_loss_bench_smoke(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_margin_ranking_loss", "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (json_file,) = tmp_path.glob("*.json")
+    assert list(tmp_path.glob("*.csv")), "the CSV upsert is missing"
+    report = json.loads(json_file.read_text())
+    assert {"torch", "build_info"} <= set(report["metadata"])
+    rows = {(r["provider"], r["shape"][0] if isinstance(r["shape"], list) else r["shape"]): r
+            for r in report["results"]}
+    cpu_rows = [r for (provider, _), r in rows.items() if provider == "cpu"]
+    assert cpu_rows and all(r["correct"] and r["p50"] > 0 for r in cpu_rows)
+    skipped = [r for (provider, _), r in rows.items() if provider == "cuda"]
+    assert all(r["skipped_reason"] for r in skipped) or all(r["p50"] for r in skipped)
