@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from pyiqa_fast import _native
 from pyiqa_fast._backends import Backend
-
-
-def margin_ranking_loss(
-    pred: Tensor, target: Tensor, margin_scale: float, margin: float | None, reduction: str
-) -> Tensor:
-    return torch.ops.pyiqa_fast.margin_ranking_loss(pred, target, margin_scale, margin, reduction)[0]
-
+from pyiqa_fast.ops.margin_ranking_loss.impl.common import call_cpp_op
 
 BACKEND = Backend(
     name="cpu",
-    run=margin_ranking_loss,
+    run=call_cpp_op,
     devices=("cpu",),
     dtypes=(torch.float16, torch.bfloat16, torch.float32, torch.float64),
     supports_backward=True,

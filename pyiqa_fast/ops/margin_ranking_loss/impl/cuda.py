@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from pyiqa_fast import _native
 from pyiqa_fast._backends import Backend
+from pyiqa_fast.ops.margin_ranking_loss.impl.common import call_cpp_op
 
 # Brute force does n² pair tests; past this the CPU's O(n log n) kernel is the better tool.
 MAX_N = 1 << 20
-
-
-def margin_ranking_loss(
-    pred: Tensor, target: Tensor, margin_scale: float, margin: float | None, reduction: str
-) -> Tensor:
-    return torch.ops.pyiqa_fast.margin_ranking_loss(pred, target, margin_scale, margin, reduction)[0]
 
 
 def _limits(n: int, **_: object) -> list[str]:
@@ -27,7 +21,7 @@ def _limits(n: int, **_: object) -> list[str]:
 
 BACKEND = Backend(
     name="cuda",
-    run=margin_ranking_loss,
+    run=call_cpp_op,
     devices=("cuda",),
     dtypes=(torch.float16, torch.bfloat16, torch.float32, torch.float64),
     supports_backward=True,
