@@ -131,3 +131,17 @@ def test_backend_environment_variable():
     assert run_python(code, PYIQA_FAST_BACKEND="reference").stdout.strip() == "reference"
     bad = run_python(code, PYIQA_FAST_BACKEND="fastest")
     assert bad.returncode != 0 and "PYIQA_FAST_BACKEND must be one of" in bad.stderr and "'fastest'" in bad.stderr
+
+
+def test_cmake_stops_with_a_clear_message_without_torch(tmp_path):
+    cmake = Path(sys.executable).parent / "cmake"
+    base_python = getattr(sys, "_base_executable", None)
+    if not cmake.exists() or not base_python:
+        pytest.skip("needs the venv's cmake and a base interpreter")
+    if subprocess.run([base_python, "-c", "import torch"], capture_output=True).returncode == 0:
+        pytest.skip(f"{base_python} has torch installed: no torch-less interpreter to configure with")
+    result = subprocess.run([str(cmake), "-S", str(ROOT), "-B", str(tmp_path), f"-DPython_EXECUTABLE={base_python}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "cannot import torch" in output and "pip install --no-build-isolation" in output
