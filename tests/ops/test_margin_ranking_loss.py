@@ -382,6 +382,19 @@ def test_cpp_op_errors(args, fragment):
         torch.ops.pyiqa_fast.margin_ranking_loss(*args(*make_inputs(8)))
 
 
+def test_triton_op_errors():
+    from pyiqa_fast.ops.margin_ranking_loss import ops  # noqa: F401  (defines the Triton op)
+
+    pred, target = make_inputs(8, device=TRITON_DEVICE)
+    op = torch.ops.pyiqa_fast.margin_ranking_loss_triton
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum', got 'none'"):
+        op(pred, target, 0.25, None, "none")
+    with pytest.raises(TypeError, match="share one floating dtype"):
+        op(pred, target.float(), 0.25, None, "mean")
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        op(pred[:1], target[:1], 0.25, None, "mean")
+
+
 # ---- GPU only ---------------------------------------------------------------------------------
 
 @pytest.mark.needs_cuda

@@ -37,8 +37,19 @@ def _backward(ctx, grad_loss: Tensor, _grad_of_grad: Tensor | None):
 def margin_ranking_loss_triton(
     pred: Tensor, target: Tensor, margin_scale: float, margin: float | None, reduction: str
 ) -> tuple[Tensor, Tensor]:
-    """Triton path: returns (loss, ∂loss/∂pred)."""
+    """Triton path: returns (loss, ∂loss/∂pred). Checks what the C++ op checks in C++."""
     from triton_kernels.margin_ranking_loss import margin_ranking_loss_fwd
+
+    op = "margin_ranking_loss_triton"
+    if pred.dim() != 1 or target.shape != pred.shape:
+        raise ValueError(f"{op}: pred and target must be 1-D of one length, got {tuple(pred.shape)} and "
+                         f"{tuple(target.shape)}")
+    if target.dtype != pred.dtype or not pred.is_floating_point():
+        raise TypeError(f"{op}: pred and target must share one floating dtype, got {pred.dtype} and {target.dtype}")
+    if pred.shape[0] < 2:
+        raise ValueError(f"{op}: the batch size n must be >= 2, got n = {pred.shape[0]}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'mean' or 'sum', got {reduction!r}")
 
     return margin_ranking_loss_fwd(pred, target, margin_scale, margin, reduction == "mean")
 
