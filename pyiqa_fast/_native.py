@@ -49,7 +49,7 @@ def load_native() -> ModuleType | None:
                 _module, _info = module, info
         _loaded = True
     if _module is not None:
-        # Fake kernels, autograd and autocast of the C++ ops live in Python.
+        # Fake kernels and autocast policies of the C++ ops live in Python.
         importlib.import_module("pyiqa_fast.ops._registrations")
     return _module
 

@@ -55,8 +55,12 @@ def _margin_ranking_loss_fwd_kernel(
             d = tl.where(offs < n, y - mean, 0.0)
             squares += d * d
         margin = tl.load(scalar_ptr) * tl.sqrt(tl.sum(squares, axis=0) / (n - 1))  # float64: IEEE sqrt
-    # Round to the input dtype, as the reference computes the margin in that dtype.
-    m = margin.to(pred_ptr.dtype.element_ty).to(CT)
+    # Round to the input dtype, as the reference computes the margin in that dtype; a double
+    # reaches a 16-bit type through float, as torch converts one (backends agree bitwise).
+    if CT == tl.float64:
+        m = margin
+    else:
+        m = margin.to(tl.float32).to(pred_ptr.dtype.element_ty).to(CT)
     if MEAN:
         c = 2.0 / (n.to(tl.float64) * (n - 1).to(tl.float64))
     else:
@@ -89,6 +93,8 @@ def _margin_ranking_loss_fwd_kernel(
     any_nan = tl.sum(nans, axis=0) > 0
     grad = c * (lower - higher).to(tl.float64)
     grad = tl.where(any_nan, float("nan"), grad)
+    if CT != tl.float64:
+        grad = grad.to(tl.float32)
     tl.store(grad_ptr + offs_i, grad.to(grad_ptr.dtype.element_ty), mask=mask_i)
     # Each tied pair is seen from both of its rows; ties include the row itself.
     row_loss = hinge + 0.5 * m.to(tl.float64) * (ties - 1).to(tl.float64)

@@ -9,7 +9,9 @@
 namespace pyiqa_fast::cuda {
 
 // Converts between a storage type and a compute type (float or double) without going through
-// implicit conversions that differ between __half and __nv_bfloat16.
+// implicit conversions that differ between __half and __nv_bfloat16. A double reaches a 16-bit
+// type through float, as c10::Half / c10::BFloat16 convert one, so CPU and CUDA results agree
+// bitwise.
 template <typename T> struct Elem;
 template <> struct Elem<float> {
   static __device__ PYIQA_FAST_INLINE float to_float(float v) { return v; }
@@ -21,12 +23,12 @@ template <> struct Elem<double> {
 };
 template <> struct Elem<__half> {
   static __device__ PYIQA_FAST_INLINE float to_float(__half v) { return __half2float(v); }
-  static __device__ PYIQA_FAST_INLINE __half from_double(double v) { return __double2half(v); }
+  static __device__ PYIQA_FAST_INLINE __half from_double(double v) { return __float2half(static_cast<float>(v)); }
 };
 template <> struct Elem<__nv_bfloat16> {
   static __device__ PYIQA_FAST_INLINE float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
   static __device__ PYIQA_FAST_INLINE __nv_bfloat16 from_double(double v) {
-    return __double2bfloat16(v);
+    return __float2bfloat16(static_cast<float>(v));
   }
 };
 

@@ -1,4 +1,4 @@
-"""Imports every op's ``ops.py``: fake kernels, autograd and autocast of the C++ ops.
+"""Imports every op's ``ops.py``: fake kernels and autocast policies of the C++ ops.
 
 ``csrc/registration.cpp`` names each op's module with ``set_python_module``, so torch imports it
 on demand even when a user calls ``torch.ops.pyiqa_fast.*`` directly.

@@ -196,6 +196,15 @@ def test_deterministic(backend):
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
+@pytest.mark.parametrize("other", ["triton", pytest.param("cuda", marks=pytest.mark.needs_cuda)])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_kernels_agree_bitwise_on_the_gradient(dtype, other):
+    # grad = c·(D − C): the same counts, the same double c, the same rounding path to dtype.
+    pred, target = make_inputs(300, dtype=dtype, levels=12, seed=14)
+    grads = [loss_and_grad(backend, pred, target, margin=0.375)[1] for backend in ("cpu", other)]
+    assert torch.equal(grads[0], grads[1])
+
+
 @pytest.mark.parametrize("backend", ALL)
 def test_all_targets_tied(backend):
     pred = torch.randn(9, dtype=torch.float64)
