@@ -89,7 +89,7 @@ void test_cpu(std::mt19937& rng) {
     for (int i = 0; i < 4; ++i) expect_close(grad[i], want[i], 1e-15, "golden grad", 4);
   }
   for (int64_t n : {2, 3, 17, 100, 1000, 9001}) {  // 9001 takes the parallel-capable path
-    for (int levels : {1, 3, 50}) {
+    for (int levels : {1, 3, 50, 1 << 30}) {  // 1 << 30: (almost) all targets distinct
       std::vector<double> p, y;
       random_case(n, levels, rng, &p, &y);
       // Integer predictions and margin put hinge arguments exactly at 0.
