@@ -40,8 +40,8 @@ class Backend:
         availability: Returns ``(available, reason)`` for this process (build, device, imports).
         limits: Op-specific refusals for concrete inputs: returns a list of reasons.
         min_compute_capability: Lowest CUDA compute capability, if any.
-        interpreter_only_on_cpu: True for Triton: CPU tensors only under ``TRITON_INTERPRET=1``,
-            and never chosen by ``auto`` there.
+        interpreter_only_on_cpu: True for Triton: CPU tensors only under ``TRITON_INTERPRET=1``;
+            ``auto`` never chooses it while the interpreter is on, on any device.
     """
 
     name: str
@@ -154,6 +154,8 @@ class OpBackends:
         for name in self.auto_order.get(device.type, ()):
             backend = self.backends[name]
             reasons = backend.not_supported_reasons(device, dtype, needs_backward, **inputs)
+            if backend.interpreter_only_on_cpu and triton_interpreter_enabled():
+                reasons.append("TRITON_INTERPRET is set, and auto never picks the interpreter")
             if not reasons:
                 return backend
             refusals.append(f"{name}: " + "; ".join(reasons))

@@ -47,10 +47,9 @@ def load_native() -> ModuleType | None:
                 )
             else:
                 _module, _info = module, info
-        _loaded = True
-    if _module is not None:
-        # Fake kernels and autocast policies of the C++ ops live in Python.
-        importlib.import_module("pyiqa_fast.ops._registrations")
+                # Fake kernels and autocast policies of the C++ ops live in Python.
+                importlib.import_module("pyiqa_fast.ops._registrations").register_cpp_ops()
+        _loaded = True  # last: the fast path above must never see a half-registered module
     return _module
 
 
@@ -106,6 +105,16 @@ def has_cuda_kernels(op: str) -> tuple[bool, str]:
         return False, f"pyiqa_fast._C was built without a CUDA kernel for {op}"
     if not torch.cuda.is_available():
         return False, "no CUDA device is available (torch.cuda.is_available() is False)"
+    major, minor = torch.cuda.get_device_capability()
+    device_arch = 10 * major + minor
+    archs = [a.split("-") for a in (info.get("cuda_archs") or "").split(",") if a]
+    real = {int(a[0]) for a in archs if a[-1] != "virtual"}
+    virtual = {int(a[0]) for a in archs if a[-1] == "virtual"}  # PTX: JIT-compiled for newer GPUs
+    if device_arch not in real and not any(v <= device_arch for v in virtual):
+        return False, (
+            f"pyiqa_fast._C has CUDA code for {info['cuda_archs']}, the device is sm_{device_arch}; "
+            f'rebuild with TORCH_CUDA_ARCH_LIST="{major}.{minor}"'
+        )
     return True, ""
 
 

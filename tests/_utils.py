@@ -1,15 +1,8 @@
-"""Tolerances and a verbose comparator shared by the op tests (STYLE.md §7)."""
+"""Comparators shared by the op tests (STYLE.md §7): verbose mismatch reports, the 16-bit rule."""
 
 from __future__ import annotations
 
 import torch
-
-# (atol, rtol) of a backend against the float64 reference.
-TOLERANCES = {
-    torch.float64: (1e-12, 1e-12),
-    torch.float32: (1e-5, 1e-5),
-}
-LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, *, atol: float, rtol: float, what: str) -> None:

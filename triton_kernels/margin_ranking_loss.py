@@ -5,9 +5,11 @@ BLOCK_J-wide tiles and evaluates the BLOCK_I × BLOCK_J pair tile at once: activ
 row is the higher element (C_i) or the lower one (D_i) under the loop's predicate
 fl(p_high − p_low) ≤ m, the hinge sum where the row is higher (each unordered pair once) and
 tied pairs. grad_i = c·(D_i − C_i) is stored directly; per-program loss partials are summed by
-the launcher in a fixed order (no atomics: deterministic). Every program first computes the
-margin (two-pass unbiased std in float64, rounded to the input dtype) and scans for NaN.
-Compute in float32 (float64 for float64 inputs), hinge partials accumulated in float64.
+the launcher in a fixed order (no atomics: deterministic), so the Triton path is the kernel plus
+two or three small torch ops. Every program first computes the margin (two-pass unbiased std in
+float64, rounded as the reference rounds it) and scans for NaN / ±inf (then loss and gradient
+are NaN). Compute in float32 (float64 for float64 inputs); the hinge is summed per tile in the
+compute type and accumulated across tiles in float64.
 """
 
 from __future__ import annotations
@@ -40,33 +42,39 @@ def _margin_ranking_loss_fwd_kernel(
     pid = tl.program_id(0)
     offs_j0 = tl.arange(0, BLOCK_J)
 
+    # The margin as the reference evaluates it in the input dtype: a given margin rounded to the
+    # dtype, or `margin_scale * target.std()` with the std rounded to the dtype and the product
+    # in op-math precision (float below fp64), rounded again. Doubles reach 16-bit types through
+    # float, as torch converts them (backends agree bitwise).
     if HAS_MARGIN:
-        margin = tl.load(scalar_ptr)
+        raw = tl.load(scalar_ptr)
     else:
         total = tl.zeros([BLOCK_J], dtype=tl.float64)
         for j0 in range(0, n, BLOCK_J):
-            offs = j0 + offs_j0
+            offs = (j0 + offs_j0).to(tl.int64)
             total += tl.load(target_ptr + offs * target_stride, mask=offs < n, other=0).to(tl.float64)
         mean = tl.sum(total, axis=0) / n
         squares = tl.zeros([BLOCK_J], dtype=tl.float64)
         for j0 in range(0, n, BLOCK_J):
-            offs = j0 + offs_j0
+            offs = (j0 + offs_j0).to(tl.int64)
             y = tl.load(target_ptr + offs * target_stride, mask=offs < n, other=0).to(tl.float64)
             d = tl.where(offs < n, y - mean, 0.0)
             squares += d * d
-        margin = tl.load(scalar_ptr) * tl.sqrt(tl.sum(squares, axis=0) / (n - 1))  # float64: IEEE sqrt
-    # Round to the input dtype, as the reference computes the margin in that dtype; a double
-    # reaches a 16-bit type through float, as torch converts one (backends agree bitwise).
+        raw = tl.sqrt(tl.sum(squares, axis=0) / (n - 1))  # float64: IEEE sqrt
     if CT == tl.float64:
-        m = margin
+        m = raw
+        if not HAS_MARGIN:
+            m = tl.load(scalar_ptr) * raw
     else:
-        m = margin.to(tl.float32).to(pred_ptr.dtype.element_ty).to(CT)
+        m = raw.to(tl.float32).to(pred_ptr.dtype.element_ty).to(tl.float32)
+        if not HAS_MARGIN:
+            m = (tl.load(scalar_ptr).to(tl.float32) * m).to(pred_ptr.dtype.element_ty).to(tl.float32)
     if MEAN:
         c = 2.0 / (n.to(tl.float64) * (n - 1).to(tl.float64))
     else:
         c = 1.0
 
-    offs_i = pid * BLOCK_I + tl.arange(0, BLOCK_I)
+    offs_i = pid.to(tl.int64) * BLOCK_I + tl.arange(0, BLOCK_I)  # int64: n · stride may pass 2^31
     mask_i = offs_i < n
     p_i = tl.load(pred_ptr + offs_i * pred_stride, mask=mask_i, other=0).to(CT)
     y_i = tl.load(target_ptr + offs_i * target_stride, mask=mask_i, other=0).to(CT)
@@ -76,11 +84,12 @@ def _margin_ranking_loss_fwd_kernel(
     hinge = tl.zeros([BLOCK_I], dtype=tl.float64)
     nans = tl.zeros([BLOCK_J], dtype=tl.int32)
     for j0 in range(0, n, BLOCK_J):
-        offs_j = j0 + offs_j0
+        offs_j = (j0 + offs_j0).to(tl.int64)
         mask_j = offs_j < n
         p_j = tl.load(pred_ptr + offs_j * pred_stride, mask=mask_j, other=0).to(CT)
         y_j = tl.load(target_ptr + offs_j * target_stride, mask=mask_j, other=0).to(CT)
-        nans += ((p_j != p_j) | (y_j != y_j)).to(tl.int32)
+        finite = (tl.abs(p_j) < float("inf")) & (tl.abs(y_j) < float("inf"))  # False for NaN and ±inf
+        nans += (~finite).to(tl.int32)
         pair = mask_i[:, None] & mask_j[None, :]
         d = p_i[:, None] - p_j[None, :]  # fl(p_i − p_j); fl(p_j − p_i) is exactly −d
         row_higher = pair & (y_j[None, :] < y_i[:, None]) & (d <= m)

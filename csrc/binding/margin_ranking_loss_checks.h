@@ -22,8 +22,8 @@ inline void check_margin_ranking_loss_args(const at::Tensor& pred, const at::Ten
               ": the batch size n must be >= 2 (the loss averages over n(n-1)/2 pairs), got n = ", pred.size(0));
   TORCH_CHECK(std::isfinite(margin_scale) && margin_scale >= 0.0, op,
               ": margin_scale must be a finite number >= 0, got ", margin_scale);
-  TORCH_CHECK(!margin.has_value() || std::isfinite(*margin), op, ": margin must be finite, got ",
-              margin.value_or(0.0));
+  TORCH_CHECK(!margin.has_value() || (std::isfinite(*margin) && *margin >= 0.0), op,
+              ": margin must be a finite number >= 0, got ", margin.value_or(0.0));
   TORCH_CHECK(reduction == "mean" || reduction == "sum", op, ": reduction must be 'mean' or 'sum', got '",
               std::string(reduction), "'");
 }

@@ -14,20 +14,30 @@ namespace {
 
 constexpr const char* kOp = "margin_ranking_loss";
 
+// Rounds through float to a 16-bit type, as c10::Half / c10::BFloat16 convert a double.
+float round_to(double value, at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kHalf: return static_cast<float>(static_cast<c10::Half>(static_cast<float>(value)));
+    case at::kBFloat16: return static_cast<float>(static_cast<c10::BFloat16>(static_cast<float>(value)));
+    default: return static_cast<float>(value);
+  }
+}
+
+// The margin exactly as the reference evaluates `margin_scale * target.std()` in the input dtype:
+// the std rounded to the dtype, the product in torch's op-math type (float below fp64), rounded.
 template <typename T>
 T resolve_margin(const at::Tensor& target_ct, at::ScalarType dtype, double margin_scale,
                  const std::optional<double>& margin) {
-  const double raw = margin.has_value()
-                         ? *margin
-                         : margin_scale * margin_ranking_loss::target_std_cpu<T>(
-                                              target_ct.data_ptr<T>(), target_ct.stride(0), target_ct.size(0));
-  // Round to the input dtype first, as the reference computes the margin in that dtype.
-  switch (dtype) {
-    case at::kHalf: return static_cast<T>(static_cast<float>(static_cast<c10::Half>(raw)));
-    case at::kBFloat16: return static_cast<T>(static_cast<float>(static_cast<c10::BFloat16>(raw)));
-    case at::kFloat: return static_cast<T>(static_cast<float>(raw));
-    default: return static_cast<T>(raw);
+  if (dtype == at::kDouble) {
+    return static_cast<T>(margin.has_value() ? *margin
+                                             : margin_scale * margin_ranking_loss::target_std_cpu<T>(
+                                                                  target_ct.data_ptr<T>(), target_ct.stride(0),
+                                                                  target_ct.size(0)));
   }
+  if (margin.has_value()) return static_cast<T>(round_to(*margin, dtype));
+  const float std = round_to(
+      margin_ranking_loss::target_std_cpu<T>(target_ct.data_ptr<T>(), target_ct.stride(0), target_ct.size(0)), dtype);
+  return static_cast<T>(round_to(static_cast<float>(margin_scale) * std, dtype));
 }
 
 std::tuple<at::Tensor, at::Tensor> margin_ranking_loss_cpu(const at::Tensor& pred, const at::Tensor& target,

@@ -21,7 +21,7 @@ std::tuple<at::Tensor, at::Tensor> margin_ranking_loss_cuda(const at::Tensor& pr
   check_margin_ranking_loss_args(pred, target, margin_scale, margin, reduction);
   TORCH_CHECK(pred.is_cuda(), kOp, ": the CUDA kernel got pred on ", pred.device());
   const int64_t n = pred.size(0);
-  TORCH_CHECK(n <= 0x7fffffffLL, kOp, ": the CUDA kernel supports n < 2^31, got n = ", n);
+  TORCH_CHECK(n <= margin_ranking_loss::kCudaMaxN, kOp, ": the CUDA kernel supports n <= 2^30, got n = ", n);
 
   const c10::cuda::CUDAGuard guard(pred.device());
   at::Tensor loss = at::empty({}, pred.options());
@@ -43,8 +43,10 @@ std::tuple<at::Tensor, at::Tensor> margin_ranking_loss_cuda(const at::Tensor& pr
   params.loss = loss.data_ptr();
   params.grad = grad.data_ptr();
   params.partials = blocks > 1 ? partials.data_ptr<double>() : nullptr;
-  check_status(kOp, margin_ranking_loss::launch_margin_ranking_loss_fwd(
-                        params, c10::cuda::getCurrentCUDAStream(pred.device().index()).stream()));
+  const Status status = margin_ranking_loss::launch_margin_ranking_loss_fwd(
+      params, c10::cuda::getCurrentCUDAStream(pred.device().index()).stream());
+  TORCH_CHECK(status == Status::kOk, kOp, ": kernel failed: ", status_string(status), " (",
+              margin_ranking_loss::margin_ranking_loss_cuda_error(), ")");
   return {loss, grad};
 }
 

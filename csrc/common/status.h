@@ -8,7 +8,7 @@ enum class Status {
   kOk = 0,
   kInvalidArgument,   // a size or pointer the launcher cannot work with
   kUnsupportedDType,  // no instantiation for the requested element type
-  kLaunchFailed,      // cudaGetLastError after the launch; see cuda_error
+  kLaunchFailed,      // cudaGetLastError after the launch; the op's launcher keeps the error
 };
 
 inline const char* status_string(Status s) {

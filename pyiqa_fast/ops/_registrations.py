@@ -4,4 +4,9 @@
 on demand even when a user calls ``torch.ops.pyiqa_fast.*`` directly.
 """
 
-from pyiqa_fast.ops.margin_ranking_loss import ops as _margin_ranking_loss_ops  # noqa: F401
+from pyiqa_fast.ops.margin_ranking_loss import ops as _margin_ranking_loss_ops
+
+
+def register_cpp_ops() -> None:
+    """Registers what every C++ op needs from Python; idempotent."""
+    _margin_ranking_loss_ops.register_cpp_op()

@@ -91,15 +91,15 @@ void merge_runs(const Runs<T>& in, Runs<T>& out, int64_t begin, int64_t mid, int
                 std::vector<int64_t>& higher_count, std::vector<double>& higher_sum,
                 std::vector<int64_t>& lower_count) {
   const T* v = in.value.data();
-  double lo_total = 0.0;
-  for (int64_t k = begin; k < mid; ++k) lo_total += in.centred[k];
-  // a in Hi is the higher element: partners b in Lo with fl(p_a − p_b) ≤ m form a suffix of Lo.
-  int64_t k = begin;
-  double below = 0.0;  // centred sum of Lo[begin, k)
-  for (int64_t a = mid; a < end; ++a) {
-    while (k < mid && !(static_cast<T>(v[a] - v[k]) <= m)) below += in.centred[k++];
+  // a in Hi is the higher element: partners b in Lo with fl(p_a − p_b) ≤ m form a suffix of Lo
+  // that grows as p_a falls. Walking Hi downwards adds each partner's centred value once, so
+  // S_a is a plain sum (a total-minus-prefix form cancels catastrophically for wide spreads).
+  int64_t k = mid;
+  double active_sum = 0.0;  // centred sum of Lo[k, mid)
+  for (int64_t a = end - 1; a >= mid; --a) {
+    while (k > begin && static_cast<T>(v[a] - v[k - 1]) <= m) active_sum += in.centred[--k];
     higher_count[in.id[a]] += mid - k;
-    higher_sum[in.id[a]] += lo_total - below;
+    higher_sum[in.id[a]] += active_sum;
   }
   // b in Lo is the lower element: partners h in Hi with fl(p_h − p_b) ≤ m form a prefix of Hi.
   k = mid;
@@ -151,15 +151,15 @@ Status margin_ranking_loss_fwd_cpu(const CpuParams<T>& p, const ParallelFor& par
   const double c = p.mean ? 2.0 / (static_cast<double>(n) * static_cast<double>(n - 1)) : 1.0;
 
   std::vector<T> pv(n), yv(n);
-  bool has_nan = std::isnan(m);
+  bool non_finite = !std::isfinite(m);
   double mean_p = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     pv[i] = p.pred[i * p.pred_stride];
     yv[i] = p.target[i * p.target_stride];
-    has_nan |= std::isnan(pv[i]) || std::isnan(yv[i]);
+    non_finite |= !std::isfinite(pv[i]) || !std::isfinite(yv[i]);
     mean_p += static_cast<double>(pv[i]);
   }
-  if (has_nan) {
+  if (non_finite) {  // documented policy: NaN loss and gradient, never a silently finite value
     *p.loss = std::numeric_limits<double>::quiet_NaN();
     std::fill(p.grad, p.grad + n, std::numeric_limits<T>::quiet_NaN());
     return Status::kOk;

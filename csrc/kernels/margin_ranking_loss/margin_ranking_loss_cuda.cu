@@ -10,8 +10,8 @@
 // deterministic, bitwise run to run.
 //
 // Before the pair loop every block computes the margin itself (two-pass unbiased std of the
-// targets in double, rounded to the input dtype, as the reference does in its own dtype) and
-// scans for NaN, reading 2n elements: negligible next to the n²/blocks pair work, and it saves a
+// targets in double, then rounded as the reference rounds it in its own dtype) and scans for
+// NaN / ±inf, reading 2n elements: negligible next to the n²/blocks pair work, and it saves a
 // launch. Bytes moved: ≈ 2n·sizeof(T)·(blocks + 2); FLOPs ≈ 6n². Compute type: float for
 // fp16/bf16/fp32, double for fp64; per-thread hinge sums in double. Brute force is O(n²):
 // ≈4·10⁹ pairs at n = 64k; the CPU backend's O(n log n) algorithm serves very large n.
@@ -28,6 +28,12 @@ namespace {
 using pyiqa_fast::cuda::block_sum;
 using pyiqa_fast::cuda::Elem;
 
+// A double rounded to scalar_t (through float for 16-bit types), returned in compute_t.
+template <typename scalar_t, typename compute_t>
+__device__ PYIQA_FAST_INLINE compute_t round_to(double v) {
+  return static_cast<compute_t>(Elem<scalar_t>::to_float(Elem<scalar_t>::from_double(v)));
+}
+
 template <typename scalar_t, typename compute_t>
 __global__ void __launch_bounds__(kCudaThreads) margin_ranking_loss_fwd_kernel(CudaParams p) {
   __shared__ compute_t tile_p[kCudaThreads];
@@ -39,27 +45,31 @@ __global__ void __launch_bounds__(kCudaThreads) margin_ranking_loss_fwd_kernel(C
   const int n = static_cast<int>(p.n);
   const int tid = threadIdx.x;
 
-  // Margin and NaN scan; identical in every block (same data, same reduction order).
+  // Margin and non-finite scan; identical in every block (same data, same reduction order).
   double sum_y = 0.0;
-  int nan_seen = 0;
+  int bad = 0;
   for (int k = tid; k < n; k += kCudaThreads) {
     const double y = Elem<scalar_t>::to_float(target[k * p.target_stride]);
     const double v = Elem<scalar_t>::to_float(pred[k * p.pred_stride]);
     sum_y += y;
-    nan_seen |= (y != y) | (v != v);
+    bad |= !isfinite(y) | !isfinite(v);
   }
-  nan_seen = __syncthreads_or(nan_seen);
-  double margin = p.margin;
-  if (!p.has_margin) {
+  bad = __syncthreads_or(bad);
+  compute_t m;
+  if (p.has_margin) {
+    m = round_to<scalar_t, compute_t>(p.margin);
+  } else {
     const double mean_y = block_sum(sum_y, scratch) / n;
     double ss = 0.0;
     for (int k = tid; k < n; k += kCudaThreads) {
       const double d = Elem<scalar_t>::to_float(target[k * p.target_stride]) - mean_y;
-      ss += d * d;
+      ss = __dadd_rn(ss, __dmul_rn(d, d));  // no FMA contraction: the CPU's two-pass sum
     }
-    margin = p.margin_scale * sqrt(block_sum(ss, scratch) / (n - 1));
+    // As torch evaluates `margin_scale * target.std()` in the input dtype: the std rounded to
+    // the dtype, the product in op-math precision (float below fp64), rounded again.
+    const compute_t std = round_to<scalar_t, compute_t>(sqrt(block_sum(ss, scratch) / (n - 1)));
+    m = round_to<scalar_t, compute_t>(static_cast<compute_t>(p.margin_scale) * std);
   }
-  const compute_t m = static_cast<compute_t>(Elem<scalar_t>::to_float(Elem<scalar_t>::from_double(margin)));
 
   const int i = blockIdx.x * kCudaThreads + tid;
   const bool valid = i < n;
@@ -95,6 +105,7 @@ __global__ void __launch_bounds__(kCudaThreads) margin_ranking_loss_fwd_kernel(C
     }
   }
   const double c = p.mean ? 2.0 / (static_cast<double>(n) * (n - 1)) : 1.0;
+  const bool nan_seen = bad;
   const double nan = __longlong_as_double(0x7ff8000000000000ULL);
   if (valid) {
     const double g = nan_seen ? nan : c * static_cast<double>(lower - higher);
@@ -123,22 +134,33 @@ __global__ void __launch_bounds__(kCudaThreads) margin_ranking_loss_finalize_ker
   }
 }
 
+thread_local cudaError_t last_error = cudaSuccess;
+
+Status checked(cudaError_t error) {
+  last_error = error;
+  return error == cudaSuccess ? Status::kOk : Status::kLaunchFailed;
+}
+
 template <typename scalar_t, typename compute_t>
 Status launch_typed(const CudaParams& p, cudaStream_t stream) {
   const int blocks = static_cast<int>(cuda_num_blocks(p.n));
   margin_ranking_loss_fwd_kernel<scalar_t, compute_t><<<blocks, kCudaThreads, 0, stream>>>(p);
-  if (cudaGetLastError() != cudaSuccess) return Status::kLaunchFailed;
+  if (checked(cudaGetLastError()) != Status::kOk) return Status::kLaunchFailed;
   if (blocks > 1) {
     margin_ranking_loss_finalize_kernel<scalar_t><<<1, kCudaThreads, 0, stream>>>(p, blocks);
-    if (cudaGetLastError() != cudaSuccess) return Status::kLaunchFailed;
+    if (checked(cudaGetLastError()) != Status::kOk) return Status::kLaunchFailed;
   }
   return Status::kOk;
 }
 
 }  // namespace
 
+const char* margin_ranking_loss_cuda_error() {
+  return last_error == cudaSuccess ? "" : cudaGetErrorString(last_error);
+}
+
 Status launch_margin_ranking_loss_fwd(const CudaParams& p, cudaStream_t stream) {
-  if (p.n < 2 || p.n > 0x7fffffffLL || p.pred == nullptr || p.target == nullptr || p.loss == nullptr ||
+  if (p.n < 2 || p.n > kCudaMaxN || p.pred == nullptr || p.target == nullptr || p.loss == nullptr ||
       p.grad == nullptr || (cuda_num_blocks(p.n) > 1 && p.partials == nullptr)) {
     return Status::kInvalidArgument;
   }

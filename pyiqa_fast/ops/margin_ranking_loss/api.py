@@ -24,6 +24,10 @@ BACKENDS = OpBackends(
 
 
 def _check_options(margin_scale: float, margin: float | None, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{OP}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
+    if torch.compiler.is_compiling():
+        return  # the options may be symbolic floats; the ops check their values again
     if isinstance(margin_scale, bool) or not isinstance(margin_scale, numbers.Real):
         raise TypeError(f"{OP}: margin_scale must be a real number, got {type(margin_scale).__name__}")
     if not (math.isfinite(margin_scale) and margin_scale >= 0):
@@ -31,10 +35,8 @@ def _check_options(margin_scale: float, margin: float | None, reduction: str) ->
     if margin is not None:
         if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
             raise TypeError(f"{OP}: margin must be None or a real number, got {type(margin).__name__}")
-        if not math.isfinite(margin):
-            raise ValueError(f"{OP}: margin must be finite, got {margin}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{OP}: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got {reduction!r}")
+        if not (math.isfinite(margin) and margin >= 0):
+            raise ValueError(f"{OP}: margin must be a finite number >= 0, got {margin}")
 
 
 def _as_vector(name: str, t: object) -> Tensor:
@@ -73,7 +75,7 @@ def margin_ranking_loss(
         target: Tensor[n] or Tensor[n, 1] of ground-truth scores (MOS) on ``pred``'s device;
             floating or integer. Both are promoted to their common floating dtype.
         margin_scale: λ of the margin λ·std(target); DP-IQA uses 0.25 (λ ∈ [0, 1]).
-        margin: A fixed margin used instead of λ·std(target), if given.
+        margin: A fixed margin ≥ 0 used instead of λ·std(target), if given.
         reduction: ``"mean"`` (the paper: divide by n(n−1)/2) or ``"sum"``.
         backend: ``"auto"``, ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``. ``auto``
             takes ``cuda`` → ``triton`` → ``reference`` for CUDA inputs and ``cpu`` →
@@ -93,11 +95,13 @@ def margin_ranking_loss(
         ``cpu`` is exact in O(n log n) time and O(n) memory (PERFORMANCE.md §7); ``cuda`` and
         ``triton`` are fused O(n²) brute force computing loss and gradient in one pass with
         O(n) memory; ``reference`` builds the n×n pair matrix. All four are deterministic.
-        The compiled backends compute the margin from a two-pass float64 std rounded to the
-        input dtype, which can differ from ``torch.std`` in the last bit: pass ``margin=`` to
-        fix it when a pair sits exactly on the kink. A NaN in ``pred`` or ``target`` makes the
-        loss (and, on compiled backends, every gradient entry) NaN. fp16/bf16 are computed in
-        fp32; under ``torch.autocast`` the op runs in fp32.
+        The compiled backends round the margin as ``margin_scale * target.std()`` rounds in the
+        input dtype, but their std is a two-pass float64 one, which can differ from
+        ``torch.std``'s in the last bit (often for float64): a pair sitting exactly on the kink
+        may then be decided the other way. Pass ``margin=`` where that matters. NaN or ±inf in
+        ``pred`` or ``target`` makes the compiled backends' loss and every gradient entry NaN
+        (the reference follows IEEE arithmetic). fp16/bf16 are computed in fp32; under
+        ``torch.autocast`` the op runs in fp32.
 
     Example:
         >>> pred = torch.tensor([0.1, 0.7, 0.4], requires_grad=True)

@@ -14,6 +14,8 @@ through ``grad``, which is piecewise constant in ``pred``).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -46,8 +48,14 @@ def margin_ranking_loss_triton(
                          f"{tuple(target.shape)}")
     if target.dtype != pred.dtype or not pred.is_floating_point():
         raise TypeError(f"{op}: pred and target must share one floating dtype, got {pred.dtype} and {target.dtype}")
+    if target.device != pred.device:
+        raise ValueError(f"{op}: target must be on pred's device ({pred.device}), got {target.device}")
     if pred.shape[0] < 2:
         raise ValueError(f"{op}: the batch size n must be >= 2, got n = {pred.shape[0]}")
+    if not (math.isfinite(margin_scale) and margin_scale >= 0):
+        raise ValueError(f"{op}: margin_scale must be a finite number >= 0, got {margin_scale}")
+    if margin is not None and not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"{op}: margin must be a finite number >= 0, got {margin}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"{op}: reduction must be 'mean' or 'sum', got {reduction!r}")
 
@@ -58,17 +66,27 @@ margin_ranking_loss_triton.register_fake(_fake)
 margin_ranking_loss_triton.register_autograd(_backward, setup_context=_setup_context)
 
 
-def _cpp_op_defined() -> bool:
+_cpp_op_registered = False
+
+
+def register_cpp_op() -> None:
+    """Fake kernel and autocast policy of the C++ op; a no-op until ``_C`` has defined it.
+
+    Called when this module is imported (also by torch, through ``set_python_module``) and by
+    ``_native.load_native`` right after ``_C`` loads, so the import order does not matter.
+    """
+    global _cpp_op_registered
+    if _cpp_op_registered:
+        return
     try:
         torch.ops.pyiqa_fast.margin_ranking_loss.default  # noqa: B018
     except (AttributeError, RuntimeError):
-        return False
-    return True
-
-
-if _cpp_op_defined():
+        return
     torch.library.register_fake(_CPP_OP)(_fake)
-    for _device_type in ("cpu", "cuda"):
-        torch.library.register_autocast(_CPP_OP, _device_type, torch.float32)
+    for device_type in ("cpu", "cuda"):
+        torch.library.register_autocast(_CPP_OP, device_type, torch.float32)
+    _cpp_op_registered = True
 
+
+register_cpp_op()
 torch.library.register_autocast("pyiqa_fast::margin_ranking_loss_triton", "cuda", torch.float32)
