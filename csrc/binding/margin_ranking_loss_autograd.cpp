@@ -1,7 +1,7 @@
 // margin_ranking_loss autograd, in C++: the op returns (loss, ∂loss/∂pred) from one pass, so the
 // backward is grad_output · grad. Registered here rather than with torch.library.register_autograd
-// because the Python autograd wrapper cost ~100 µs per step, more than the kernel at BIQA batch
-// sizes. Device-independent (the Autograd alias key covers CPU and CUDA).
+// because the Python autograd wrapper made the forward with grad 3x slower (52 vs 17 µs at n = 128 on
+// the developers' machine), more than the kernel. Device-independent (Autograd covers CPU and CUDA).
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>

@@ -88,7 +88,7 @@ void test_cpu(std::mt19937& rng) {
     const double want[] = {2.0 / 6, 2.0 / 6, -1.0 / 6, -3.0 / 6};
     for (int i = 0; i < 4; ++i) expect_close(grad[i], want[i], 1e-15, "golden grad", 4);
   }
-  for (int64_t n : {2, 3, 17, 100, 1000, 9001}) {  // 9001 takes the parallel-capable path
+  for (int64_t n : {2, 3, 17, 100, 1000, 9001}) {  // 9001: many merge levels; the parallel path is tested from Python
     for (int levels : {1, 3, 50, 1 << 30}) {  // 1 << 30: (almost) all targets distinct
       std::vector<double> p, y;
       random_case(n, levels, rng, &p, &y);
