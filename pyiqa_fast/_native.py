@@ -53,12 +53,6 @@ def load_native() -> ModuleType | None:
     return _module
 
 
-def native_error() -> str | None:
-    """Why ``_C`` is unavailable, or ``None`` when it loaded."""
-    load_native()
-    return _error
-
-
 def build_info() -> dict[str, Any]:
     """The build information of ``_C`` (versions, options, compiled kernels).
 
