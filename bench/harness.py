@@ -186,15 +186,20 @@ def quantiles_us(times: Sequence[float]) -> tuple[float, float, float]:
 # ----------------------------------------------------------------------------- memory
 
 
+def _proc_kib_field_bytes(path: str, field: str) -> int:
+    """A ``Name:   123 kB`` field of a /proc file, in bytes."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{path} has no {field} line")
+
+
 def available_memory_bytes(device: torch.device) -> int:
     """Memory a new allocation can use: free device memory, or ``MemAvailable`` on the host."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("/proc/meminfo has no MemAvailable line")
+    return _proc_kib_field_bytes("/proc/meminfo", "MemAvailable")
 
 
 def _cpu_tensor_peak_bytes(fn: Callable[[], object]) -> int | None:
@@ -215,11 +220,7 @@ def _cpu_tensor_peak_bytes(fn: Callable[[], object]) -> int | None:
 
 
 def _vm_hwm_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("/proc/self/status has no VmHWM line")
+    return _proc_kib_field_bytes("/proc/self/status", "VmHWM")
 
 
 def _rss_peak_delta_bytes(fn: Callable[[], object]) -> int | None:
