@@ -9,4 +9,14 @@ TORCH_LIBRARY(pyiqa_fast, m) {
   // backward is a scale by grad_output (no private backward op needed).
   m.def("margin_ranking_loss(Tensor pred, Tensor target, float margin_scale, float? margin, str reduction)"
         " -> (Tensor, Tensor)");
+
+  m.set_python_module("pyiqa_fast.ops.block_attention.ops");
+  // Group-masked attention (METHODS.md §3.3): pair (i, j) allowed iff q_groups[i] < 0 or
+  // k_groups[j] < 0 or q_groups[i] == k_groups[j]; groups int32/int64 of shape (N,) or (B, N).
+  // Returns (out, lse); lse (B, H, Nq) in float (double for fp64) is -inf on rows without keys.
+  m.def("block_attention(Tensor q, Tensor k, Tensor v, Tensor q_groups, Tensor k_groups, float scale)"
+        " -> (Tensor, Tensor)");
+  // Recomputes the probabilities from lse (no stored N×N matrix); returns (grad_q, grad_k, grad_v).
+  m.def("_block_attention_backward(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,"
+        " Tensor q_groups, Tensor k_groups, float scale) -> (Tensor, Tensor, Tensor)");
 }
