@@ -1,0 +1,50 @@
+// Argument checks of block_attention shared by its CPU and CUDA bindings, and the one form the
+// kernels take group ids in.
+#pragma once
+#include <cmath>
+
+#include "binding/common.h"
+
+namespace pyiqa_fast::binding {
+
+inline void check_block_attention_groups(const char* op, const char* name, const at::Tensor& groups,
+                                         const at::Tensor& q, int64_t length) {
+  TORCH_CHECK(!at::isFloatingType(groups.scalar_type()) && !at::isComplexType(groups.scalar_type()) &&
+                  groups.scalar_type() != at::kBool,
+              op, ": ", name, " must be an integer tensor of group ids, got ", groups.scalar_type());
+  TORCH_CHECK(groups.dim() == 1 || groups.dim() == 2, op, ": ", name,
+              " must have shape (N,) or (B, N), got shape ", groups.sizes());
+  TORCH_CHECK(groups.size(-1) == length, op, ": ", name, " must have ", length,
+              " entries per row (the token count), got shape ", groups.sizes());
+  TORCH_CHECK(groups.dim() == 1 || groups.size(0) == q.size(0), op, ": ", name, " of shape (B, N) must have B = ",
+              q.size(0), " rows, got shape ", groups.sizes());
+  check_same_device(op, "q", q, name, groups);
+}
+
+// q (B, H, Nq, d), k and v (B, H, Nk, d) of one floating dtype and device; group ids per token.
+inline void check_block_attention_args(const char* op, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                       const at::Tensor& q_groups, const at::Tensor& k_groups, double scale) {
+  check_dim(op, "q", q, 4);
+  check_dim(op, "k", k, 4);
+  check_dim(op, "v", v, 4);
+  check_floating(op, "q", q);
+  check_same_dtype(op, "q", q, "k", k);
+  check_same_dtype(op, "q", q, "v", v);
+  check_same_device(op, "q", q, "k", k);
+  check_same_device(op, "q", q, "v", v);
+  TORCH_CHECK(k.size(0) == q.size(0) && k.size(1) == q.size(1) && k.size(3) == q.size(3), op,
+              ": k must have q's batch, heads and head_dim (", q.size(0), ", ", q.size(1), ", ", q.size(3),
+              "), got shape ", k.sizes());
+  TORCH_CHECK(v.sizes() == k.sizes(), op, ": v must have the shape of k (", k.sizes(), "), got ", v.sizes());
+  check_block_attention_groups(op, "q_groups", q_groups, q, q.size(2));
+  check_block_attention_groups(op, "k_groups", k_groups, q, k.size(2));
+  TORCH_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
+}
+
+// Group ids as the kernels read them: int32, (1 or B, N) contiguous; ids are compared only for
+// equality and sign, so int64 ids that fit in int32 keep their meaning.
+inline at::Tensor block_attention_groups_int32(const at::Tensor& groups) {
+  return (groups.dim() == 1 ? groups.unsqueeze(0) : groups).to(at::kInt).contiguous();
+}
+
+}  // namespace pyiqa_fast::binding
