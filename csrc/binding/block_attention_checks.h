@@ -36,9 +36,26 @@ inline void check_block_attention_args(const char* op, const at::Tensor& q, cons
               ": k must have q's batch, heads and head_dim (", q.size(0), ", ", q.size(1), ", ", q.size(3),
               "), got shape ", k.sizes());
   TORCH_CHECK(v.sizes() == k.sizes(), op, ": v must have the shape of k (", k.sizes(), "), got ", v.sizes());
+  TORCH_CHECK(q.size(3) >= 1, op, ": head_dim (q.size(3)) must be >= 1, got ", q.size(3));
   check_block_attention_groups(op, "q_groups", q_groups, q, q.size(2));
   check_block_attention_groups(op, "k_groups", k_groups, q, k.size(2));
   TORCH_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
+}
+
+// The backward's extra inputs: grad_out and out shaped like q, lse (B, H, Nq).
+inline void check_block_attention_backward_args(const char* op, const at::Tensor& grad_out, const at::Tensor& q,
+                                                const at::Tensor& out, const at::Tensor& lse) {
+  TORCH_CHECK(grad_out.sizes() == q.sizes(), op, ": grad_out must have the shape of q (", q.sizes(), "), got ",
+              grad_out.sizes());
+  TORCH_CHECK(out.sizes() == q.sizes(), op, ": out must have the shape of q (", q.sizes(), "), got ", out.sizes());
+  TORCH_CHECK(lse.dim() == 3 && lse.size(0) == q.size(0) && lse.size(1) == q.size(1) && lse.size(2) == q.size(2), op,
+              ": lse must have shape (B, H, Nq) = (", q.size(0), ", ", q.size(1), ", ", q.size(2), "), got ",
+              lse.sizes());
+  for (const at::Tensor* t : {&grad_out, &out, &lse}) {
+    TORCH_CHECK(at::isFloatingType(t->scalar_type()), op, ": grad_out, out and lse must be floating point, got ",
+                t->scalar_type());
+    check_same_device(op, "q", q, "grad_out/out/lse", *t);
+  }
 }
 
 // Group ids as the kernels read them: int32, (1 or B, N) contiguous; ids are compared only for
