@@ -1,0 +1,52 @@
+"""Triton backend of ``block_attention``: flash-style kernels over the group-sorted order, as the
+custom ops ``pyiqa_fast::block_attention_triton`` (+ backward) registered in ``ops.py``."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+from torch import Tensor
+
+from pyiqa_fast import _native
+from pyiqa_fast._backends import Backend, triton_interpreter_enabled
+
+MAX_HEAD_DIM = 256  # one tile holds a whole head
+
+
+def block_attention(q: Tensor, k: Tensor, v: Tensor, q_groups: Tensor, k_groups: Tensor, scale: float) -> Tensor:
+    from pyiqa_fast.ops.block_attention import ops  # noqa: F401  (defines the custom ops)
+
+    return torch.ops.pyiqa_fast.block_attention_triton(q, k, v, q_groups, k_groups, scale)[0]
+
+
+@_native.constant_under_compile
+def _availability() -> tuple[bool, str]:
+    if importlib.util.find_spec("triton") is None:
+        return False, "triton is not installed (pip install triton)"
+    if not torch.cuda.is_available() and not triton_interpreter_enabled():
+        return False, "no CUDA device is available and TRITON_INTERPRET is not set"
+    return True, ""
+
+
+def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, **_: object) -> list[str]:
+    reasons = []
+    if head_dim > MAX_HEAD_DIM:
+        reasons.append(f"supports head_dim <= {MAX_HEAD_DIM}, got {head_dim}")
+    if device.type == "cpu" and dtype == torch.bfloat16:
+        reasons.append("the Triton interpreter computes bfloat16 wrongly; bfloat16 runs on the GPU only")
+    return reasons
+
+
+BACKEND = Backend(
+    name="triton",
+    run=block_attention,
+    devices=("cuda", "cpu"),
+    dtypes=(torch.float16, torch.bfloat16, torch.float32),
+    supports_backward=True,
+    deterministic=True,
+    tolerances={torch.float32: (1e-5, 1e-5)},
+    availability=_availability,
+    limits=_limits,
+    interpreter_only_on_cpu=True,
+)
