@@ -4,6 +4,7 @@
 #include <torch/library.h>
 
 #include <atomic>
+#include <limits>
 #include <tuple>
 
 #include "binding/block_attention_checks.h"
@@ -65,7 +66,10 @@ std::tuple<at::Tensor, at::Tensor> block_attention_cpu(const at::Tensor& q, cons
   const at::Tensor qg = block_attention_groups_int32(q_groups), kg = block_attention_groups_int32(k_groups);
   at::Tensor out = at::empty(q.sizes(), q.options().dtype(compute));
   at::Tensor lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(compute));
-  if (out.numel() > 0) {
+  if (k.size(2) == 0) {  // nothing to attend to
+    out.zero_();
+    lse.fill_(-std::numeric_limits<double>::infinity());
+  } else if (out.numel() > 0) {
     AT_DISPATCH_FLOATING_TYPES(compute, "block_attention_cpu", [&] {
       auto params = cpu_params<scalar_t>(qc, kc, vc, qg, kg, scale);
       params.out = out.data_ptr<scalar_t>();

@@ -44,7 +44,10 @@ def block_attention_with_lse(
         allowed = allowed[:, None]
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale
     scores = scores.masked_fill(~allowed, float("-inf"))
-    row_max = scores.amax(dim=-1, keepdim=True)
+    if scores.shape[-1] > 0:
+        row_max = scores.amax(dim=-1, keepdim=True)
+    else:  # no keys at all
+        row_max = scores.new_full((*scores.shape[:-1], 1), float("-inf"))
     # Rows with no allowed key have max −inf: shift by 0 instead, so they stay exactly 0.
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max)).detach()
     weights = torch.exp(scores - row_max)  # exp(−inf) = 0 on masked pairs
