@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.testing._internal.optests import generate_opcheck_tests
 
-from pyiqa_fast.ops import margin_ranking_loss
+from pyiqa_fast.ops import block_attention, margin_ranking_loss, partition_groups
 
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
 
@@ -49,8 +49,35 @@ class TestMarginRankingLossOps(unittest.TestCase):
         self._check("cuda", "cuda", torch.float32)
 
 
-generate_opcheck_tests(
-    TestMarginRankingLossOps,
-    ["pyiqa_fast"],
-    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
-)
+class TestBlockAttentionOps(unittest.TestCase):
+    def _check(self, backend, device, dtype, per_sample=False):
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(2, 2, 17, 16, generator=g, dtype=dtype).to(device).requires_grad_(True)
+                   for _ in range(3))
+        groups = partition_groups("grid2x2", grid=(4, 4)).to(device)
+        if per_sample:
+            groups = torch.stack([groups, groups.flip(0)])
+        out = block_attention(q, k, v, groups, groups, backend=backend)
+        out.sum().backward()
+        self.assertEqual(q.grad.shape, q.shape)
+
+    def test_cpu_float64(self):
+        self._check("cpu", "cpu", torch.float64)
+
+    def test_cpu_float32_per_sample_groups(self):
+        self._check("cpu", "cpu", torch.float32, per_sample=True)
+
+    def test_triton_float32(self):
+        self._check("triton", TRITON_DEVICE, torch.float32)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "needs a CUDA device")
+    def test_cuda_float32(self):
+        self._check("cuda", "cuda", torch.float32)
+
+
+for test_class in (TestMarginRankingLossOps, TestBlockAttentionOps):
+    generate_opcheck_tests(
+        test_class,
+        ["pyiqa_fast"],
+        str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+    )
