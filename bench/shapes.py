@@ -15,3 +15,8 @@ SHAPE_SETS: dict[str, tuple[int, ...]] = {
     "loss_n_sweep": LOSS_N_SWEEP,
     "loss_n_smoke": LOSS_N_SMOKE,
 }
+
+# Batch sizes of block_attention at ViT-S shapes (6 heads, 197 tokens, d = 64; PERFORMANCE.md
+# §5.2, §6): 64 is the CPU target shape, 128 the H100 one.
+ATTENTION_BATCH_CPU = (16, 64)
+ATTENTION_BATCH_CUDA = (16, 128)

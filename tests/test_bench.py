@@ -26,3 +26,20 @@ def test_margin_ranking_loss_bench_smoke(tmp_path):
     assert cpu_rows and all(r["correct"] and r["p50"] > 0 for r in cpu_rows)
     skipped = [r for (provider, _), r in rows.items() if provider == "cuda"]
     assert all(r["skipped_reason"] for r in skipped) or all(r["p50"] for r in skipped)
+
+
+def test_block_attention_bench_smoke(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_block_attention", "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (json_file,) = tmp_path.glob("*.json")
+    report = json.loads(json_file.read_text())
+    by_provider = {}
+    for r in report["results"]:
+        by_provider.setdefault(r["provider"], []).append(r)
+    # Every gated stock baseline and the cpu backend agree with the float64 oracle.
+    for provider in ("eager_math", "sdpa_masked", "sdpa_permuted", "reference", "cpu"):
+        assert all(r["correct"] and r["p50"] > 0 for r in by_provider[provider]), provider
+    assert all(r["correct"] is None and r["p50"] > 0 for r in by_provider["sdpa_unmasked"])
