@@ -9,4 +9,10 @@ TORCH_LIBRARY(pyiqa_fast, m) {
   // backward is a scale by grad_output (no private backward op needed).
   m.def("margin_ranking_loss(Tensor pred, Tensor target, float margin_scale, float? margin, str reduction)"
         " -> (Tensor, Tensor)");
+
+  m.set_python_module("pyiqa_fast.ops.dsm_pool.ops");
+  // DSMix ground-truth DSM: channel-mean |ref − dist|, pool×pool average pooling (METHODS.md §4.1).
+  m.def("dsm_pool(Tensor ref, Tensor dist, int pool, bool ceil_mode) -> Tensor");
+  // Its backward: (∂/∂ref, ∂/∂dist) from the map's gradient; every size follows from the arguments.
+  m.def("_dsm_pool_backward(Tensor grad, Tensor ref, Tensor dist, int pool, bool ceil_mode) -> (Tensor, Tensor)");
 }

@@ -5,9 +5,10 @@ Importing this package loads neither ``_C`` nor Triton; the first call of an op 
 
 from __future__ import annotations
 
+from pyiqa_fast.ops.dsm_pool import DSMPool, dsm_pool
 from pyiqa_fast.ops.margin_ranking_loss import MarginRankingLoss, margin_ranking_loss
 
-_OPS = ("margin_ranking_loss",)
+_OPS = ("margin_ranking_loss", "dsm_pool")
 
 
 def list_ops() -> list[str]:
@@ -23,9 +24,10 @@ def available_backends(op: str) -> dict[str, tuple[bool, str]]:
     """
     if op not in _OPS:
         raise ValueError(f"available_backends: op must be one of {', '.join(_OPS)}, got {op!r}")
-    from pyiqa_fast.ops.margin_ranking_loss.api import BACKENDS
+    from pyiqa_fast.ops.dsm_pool.api import BACKENDS as DSM_POOL
+    from pyiqa_fast.ops.margin_ranking_loss.api import BACKENDS as MARGIN_RANKING_LOSS
 
-    return {"margin_ranking_loss": BACKENDS}[op].availability()
+    return {"margin_ranking_loss": MARGIN_RANKING_LOSS, "dsm_pool": DSM_POOL}[op].availability()
 
 
-__all__ = ["MarginRankingLoss", "available_backends", "list_ops", "margin_ranking_loss"]
+__all__ = ["DSMPool", "MarginRankingLoss", "available_backends", "dsm_pool", "list_ops", "margin_ranking_loss"]

@@ -4,9 +4,11 @@
 on demand even when a user calls ``torch.ops.pyiqa_fast.*`` directly.
 """
 
+from pyiqa_fast.ops.dsm_pool import ops as _dsm_pool_ops
 from pyiqa_fast.ops.margin_ranking_loss import ops as _margin_ranking_loss_ops
 
 
 def register_cpp_ops() -> None:
     """Registers what every C++ op needs from Python; idempotent."""
     _margin_ranking_loss_ops.register_cpp_op()
+    _dsm_pool_ops.register_cpp_op()
