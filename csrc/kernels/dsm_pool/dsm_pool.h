@@ -7,7 +7,7 @@
 // cell at the bottom/right edge. uint8 inputs are read as value/255 (images in [0, 1]).
 // Backward (float inputs): ∂D/∂ref = s_uv·sign(ref − dist), ∂D/∂dist = −∂D/∂ref, with
 // s_uv = g_uv/(3·n_uv) computed by the caller (a map of the output's size, rounded to the input
-// dtype), 0 where ref == dist and NaN where ref − dist is NaN (as torch's abs backward).
+// dtype), 0 where ref == dist or ref − dist is NaN (as torch's abs backward: sign(NaN) = 0).
 #pragma once
 #include <cstdint>
 

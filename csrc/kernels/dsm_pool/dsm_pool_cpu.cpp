@@ -9,7 +9,7 @@
 // every layout gives bitwise the same result. Other strides take a generic strided loop.
 //
 // Backward: a work item is one input row (b, h); per cell of the row, the caller's scale s is
-// written as +s, −s, 0 or NaN by the sign of ref − dist (16-bit types: by flipping the sign bit
+// written as +s, −s or 0 by the sign of ref − dist (16-bit types: by flipping the sign bit
 // of s, so no float → half rounding happens here).
 //
 // Accumulation: float (double for double inputs); uint8 differences are exact integers in
@@ -70,7 +70,6 @@ struct Elem<float> {
   static inline float absdiff(float a, float b) { return std::fabs(a - b); }
   static inline float negate(float v) { return -v; }
   static inline float zero() { return 0.0f; }
-  static inline float nan() { return std::numeric_limits<float>::quiet_NaN(); }
   static constexpr double kDenominator = 1.0;
 };
 template <>
@@ -79,7 +78,6 @@ struct Elem<double> {
   static inline double absdiff(double a, double b) { return std::fabs(a - b); }
   static inline double negate(double v) { return -v; }
   static inline double zero() { return 0.0; }
-  static inline double nan() { return std::numeric_limits<double>::quiet_NaN(); }
   static constexpr double kDenominator = 1.0;
 };
 template <>
@@ -88,7 +86,6 @@ struct Elem<Half> {
   static inline float absdiff(Half a, Half b) { return std::fabs(value(a) - value(b)); }
   static inline Half negate(Half v) { return Half{static_cast<uint16_t>(v.bits ^ 0x8000u)}; }
   static inline Half zero() { return Half{0}; }
-  static inline Half nan() { return Half{0x7E00u}; }
   static constexpr double kDenominator = 1.0;
 };
 template <>
@@ -97,7 +94,6 @@ struct Elem<BFloat16> {
   static inline float absdiff(BFloat16 a, BFloat16 b) { return std::fabs(value(a) - value(b)); }
   static inline BFloat16 negate(BFloat16 v) { return BFloat16{static_cast<uint16_t>(v.bits ^ 0x8000u)}; }
   static inline BFloat16 zero() { return BFloat16{0}; }
-  static inline BFloat16 nan() { return BFloat16{0x7FC0u}; }
   static constexpr double kDenominator = 1.0;
 };
 
@@ -175,8 +171,8 @@ Status dsm_pool_bwd_cpu(const CpuBwdParams<T>& p, int64_t begin, int64_t end) {
         const int64_t w_end = v * g.pool + cell_extent(v, g.pool, g.width);
         for (int64_t w = v * g.pool; w < w_end; ++w) {
           const auto diff = E::value(r[w * p.ref_strides.w]) - E::value(d[w * p.dist_strides.w]);
-          // sign(diff)·s as torch's abs backward: 0 at equality, NaN where diff is NaN.
-          const T out = diff > 0 ? s : diff < 0 ? E::negate(s) : diff == 0 ? E::zero() : E::nan();
+          // sign(diff)·s as torch's abs backward: 0 at equality and where diff is NaN (sign(NaN) = 0).
+          const T out = diff > 0 ? s : diff < 0 ? E::negate(s) : E::zero();
           gr[w] = out;
           gd[w] = E::negate(out);
         }

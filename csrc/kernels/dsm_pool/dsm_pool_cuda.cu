@@ -12,8 +12,8 @@
 // B·out_h ≤ 2^31 − 1 blocks.
 //
 // Backward: elementwise, one thread per pixel (b, h, w) in a grid-stride loop, all 3 channels;
-// writes ±s (the caller's scale of the pixel's cell, already in the input dtype), 0 at equality,
-// NaN where ref − dist is NaN; gradients are contiguous NCHW (coalesced writes). 16-bit values
+// writes ±s (the caller's scale of the pixel's cell, already in the input dtype), or 0 at equality
+// and where ref − dist is NaN (torch's sign(NaN) = 0); gradients are contiguous NCHW (coalesced writes). 16-bit values
 // are negated by flipping the sign bit: no rounding happens in the kernel.
 #include <cuda_runtime.h>
 
@@ -50,7 +50,6 @@ struct Io<float> {
   static __device__ PYIQA_FAST_INLINE float store(float v) { return v; }
   static __device__ PYIQA_FAST_INLINE float negate(float v) { return -v; }
   static __device__ PYIQA_FAST_INLINE float zero() { return 0.0f; }
-  static __device__ PYIQA_FAST_INLINE float nan() { return __int_as_float(0x7fc00000); }
 };
 template <>
 struct Io<double> {
@@ -62,7 +61,6 @@ struct Io<double> {
   static __device__ PYIQA_FAST_INLINE double store(double v) { return v; }
   static __device__ PYIQA_FAST_INLINE double negate(double v) { return -v; }
   static __device__ PYIQA_FAST_INLINE double zero() { return 0.0; }
-  static __device__ PYIQA_FAST_INLINE double nan() { return __longlong_as_double(0x7ff8000000000000LL); }
 };
 template <>
 struct Io<__half> {
@@ -76,7 +74,6 @@ struct Io<__half> {
     return __ushort_as_half(static_cast<unsigned short>(__half_as_ushort(v) ^ 0x8000u));
   }
   static __device__ PYIQA_FAST_INLINE __half zero() { return __ushort_as_half(0); }
-  static __device__ PYIQA_FAST_INLINE __half nan() { return __ushort_as_half(0x7e00); }
 };
 template <>
 struct Io<__nv_bfloat16> {
@@ -92,7 +89,6 @@ struct Io<__nv_bfloat16> {
     return __ushort_as_bfloat16(static_cast<unsigned short>(__bfloat16_as_ushort(v) ^ 0x8000u));
   }
   static __device__ PYIQA_FAST_INLINE __nv_bfloat16 zero() { return __ushort_as_bfloat16(0); }
-  static __device__ PYIQA_FAST_INLINE __nv_bfloat16 nan() { return __ushort_as_bfloat16(0x7fc0); }
 };
 
 template <typename T>
@@ -163,8 +159,8 @@ __global__ void __launch_bounds__(kCudaThreads) dsm_pool_bwd_kernel(CudaBwdParam
 #pragma unroll
     for (int c = 0; c < 3; ++c) {
       const auto diff = E::value(ref[r0 + c * rs.c]) - E::value(dist[d0 + c * ds.c]);
-      // sign(diff)·s as torch's abs backward: 0 at equality, NaN where diff is NaN.
-      const T out = diff > 0 ? s : diff < 0 ? E::negate(s) : diff == 0 ? E::zero() : E::nan();
+      // sign(diff)·s as torch's abs backward: 0 at equality and where diff is NaN (sign(NaN) = 0).
+      const T out = diff > 0 ? s : diff < 0 ? E::negate(s) : E::zero();
       grad_ref[o0 + c * plane] = out;
       grad_dist[o0 + c * plane] = E::negate(out);
     }
