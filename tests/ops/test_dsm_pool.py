@@ -330,15 +330,15 @@ def test_module_matches_function():
 # ---- operator contract ---------------------------------------------------------------------------
 
 def _op_samples(device, backward):
-    for shape, pool, ceil_mode in [((2, 3, 16, 8), 8, False), ((1, 3, 7, 5), 3, True)]:
-        for dtype in (torch.float32, torch.float64):
-            ref, dist = make_images(shape, dtype, seed=pool, device=device, ties=0.1)
-            if backward:
-                out_shape = (shape[0], 1, -(-shape[2] // pool), -(-shape[3] // pool))
-                grad = torch.randn(out_shape, dtype=dtype, device=device)
-                yield (grad, ref, dist, pool, ceil_mode)
-            else:
-                yield (ref.requires_grad_(True), dist.requires_grad_(True), pool, ceil_mode)
+    for shape, pool, ceil_mode, dtype in [((2, 3, 16, 8), 8, False, torch.float32),
+                                          ((1, 3, 7, 5), 3, True, torch.float64)]:
+        ref, dist = make_images(shape, dtype, seed=pool, device=device, ties=0.1)
+        if backward:
+            out_shape = (shape[0], 1, -(-shape[2] // pool), -(-shape[3] // pool))
+            grad = torch.randn(out_shape, dtype=dtype, device=device)
+            yield (grad, ref, dist, pool, ceil_mode)
+        else:
+            yield (ref.requires_grad_(True), dist.requires_grad_(True), pool, ceil_mode)
     ref, dist = make_images((1, 3, 8, 8), torch.uint8, device=device)
     if not backward:
         yield (ref, dist, 4, False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.testing._internal.optests import generate_opcheck_tests
 
-from pyiqa_fast.ops import margin_ranking_loss
+from pyiqa_fast.ops import dsm_pool, margin_ranking_loss
 
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
 
@@ -49,8 +49,36 @@ class TestMarginRankingLossOps(unittest.TestCase):
         self._check("cuda", "cuda", torch.float32)
 
 
+class TestDsmPoolOps(unittest.TestCase):
+    def _check(self, backend, device, dtype, shape=(2, 3, 16, 8), pool=8, ceil_mode=False):
+        g = torch.Generator().manual_seed(0)
+        ref = torch.rand(shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
+        dist = torch.rand(shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
+        out = dsm_pool(ref, dist, pool=pool, ceil_mode=ceil_mode, backend=backend)
+        out.sum().backward()
+        self.assertEqual(ref.grad.shape, ref.shape)
+
+    def test_cpu_float64(self):
+        self._check("cpu", "cpu", torch.float64)
+
+    def test_cpu_float32_ceil_mode(self):
+        self._check("cpu", "cpu", torch.float32, shape=(1, 3, 7, 5), pool=3, ceil_mode=True)
+
+    def test_triton_float32(self):
+        self._check("triton", TRITON_DEVICE, torch.float32)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "needs a CUDA device")
+    def test_cuda_float32(self):
+        self._check("cuda", "cuda", torch.float32)
+
+
 generate_opcheck_tests(
     TestMarginRankingLossOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
+generate_opcheck_tests(
+    TestDsmPoolOps,
     ["pyiqa_fast"],
     str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
 )
