@@ -37,10 +37,11 @@ def dsm_pool(ref: Tensor, dist: Tensor, pool: int = 8, ceil_mode: bool = False) 
     if ref.dtype == torch.uint8:
         ref, dist = ref.float() / 255, dist.float() / 255
     diff = (ref - dist).abs().mean(dim=1, keepdim=True)
-    if diff.numel() == 0:  # avg_pool2d refuses empty planes
-        b, _, h, w = diff.shape
-        size = (h + pool - 1) // pool if ceil_mode else h // pool, (w + pool - 1) // pool if ceil_mode else w // pool
-        return diff.new_zeros((b, 1, *size)) + diff.sum() * 0
+    if diff.numel() == 0:  # avg_pool2d refuses empty inputs; keep the result in the graph
+        batch, _, height, width = diff.shape
+        rounding = pool - 1 if ceil_mode else 0
+        size = ((height + rounding) // pool, (width + rounding) // pool)
+        return diff.new_zeros((batch, 1, *size)) + diff.sum()
     return F.avg_pool2d(diff, pool, stride=pool, ceil_mode=ceil_mode)
 
 
