@@ -46,8 +46,9 @@ inline float half_to_float(uint16_t h) {
   const uint32_t exp_offset = 0xE0u << 23;
   const float normalized = float_from_bits((two_w >> 4) + exp_offset) * 0x1.0p-112f;
   const float denormalized = float_from_bits((two_w >> 17) | (126u << 23)) - 0.5f;
-  const uint32_t denormalized_cutoff = 1u << 27;
-  const uint32_t magnitude = two_w < denormalized_cutoff ? float_to_bits(denormalized) : float_to_bits(normalized);
+  // A mask instead of `?:`, which GCC leaves as a branch: this keeps the row loops vectorised.
+  const uint32_t is_denormal = 0u - static_cast<uint32_t>(two_w < (1u << 27));
+  const uint32_t magnitude = (float_to_bits(denormalized) & is_denormal) | (float_to_bits(normalized) & ~is_denormal);
   return float_from_bits(sign | magnitude);
 }
 

@@ -95,7 +95,7 @@ template <typename T>
 __global__ void __launch_bounds__(kCudaThreads) dsm_pool_fwd_kernel(CudaFwdParams p, int64_t cells_per_chunk) {
   using A = typename Io<T>::Acc;
   using O = typename Io<T>::Out;
-  extern __shared__ unsigned char smem_raw[];
+  extern __shared__ __align__(16) unsigned char smem_raw[];
   A* colsum = reinterpret_cast<A*>(smem_raw);  // cells_per_chunk · pool column sums
 
   const Geometry g = p.geo;
