@@ -31,14 +31,18 @@ sanitize: $(VENV)/.deps
 	$(VENV)/bin/cmake -S . -B build/kernel-tests -G Ninja -DPYIQA_FAST_KERNEL_TESTS=ON -DPYIQA_FAST_CUDA=ON \
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
-	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda
-	build/kernel-tests/test_margin_ranking_loss_cpu
-	compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
-	compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
-	compute-sanitizer --tool initcheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
+	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda \
+		test_dsm_pool_cpu test_dsm_pool_cuda
+	set -e; for op in margin_ranking_loss dsm_pool; do \
+		build/kernel-tests/test_$${op}_cpu; \
+		compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
+		compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
+		compute-sanitizer --tool initcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
+	done
 
 bench: $(VENV)/.built
 	$(PY) -m bench.bench_margin_ranking_loss
+	$(PY) -m bench.bench_dsm_pool
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

@@ -33,9 +33,11 @@ PYBIND11_MODULE(_C, m) {
     info["build_type"] = PYIQA_FAST_BUILD_TYPE;
     py::list cpu_kernels, cuda_kernels;
     cpu_kernels.append("margin_ranking_loss");
+    cpu_kernels.append("dsm_pool");
     cpu_kernels.append("block_attention");
 #if PYIQA_FAST_WITH_CUDA
     cuda_kernels.append("margin_ranking_loss");
+    cuda_kernels.append("dsm_pool");
 #endif
     info["cpu_kernels"] = cpu_kernels;
     info["cuda_kernels"] = cuda_kernels;

@@ -10,6 +10,12 @@ TORCH_LIBRARY(pyiqa_fast, m) {
   m.def("margin_ranking_loss(Tensor pred, Tensor target, float margin_scale, float? margin, str reduction)"
         " -> (Tensor, Tensor)");
 
+  m.set_python_module("pyiqa_fast.ops.dsm_pool.ops");
+  // DSMix ground-truth DSM: channel-mean |ref − dist|, pool×pool average pooling (METHODS.md §4.1).
+  m.def("dsm_pool(Tensor ref, Tensor dist, int pool, bool ceil_mode) -> Tensor");
+  // Its backward: (∂/∂ref, ∂/∂dist) from the map's gradient; every size follows from the arguments.
+  m.def("_dsm_pool_backward(Tensor grad, Tensor ref, Tensor dist, int pool, bool ceil_mode) -> (Tensor, Tensor)");
+
   m.set_python_module("pyiqa_fast.ops.block_attention.ops");
   // Group-masked attention (METHODS.md §3.3): pair (i, j) allowed iff q_groups[i] < 0 or
   // k_groups[j] < 0 or q_groups[i] == k_groups[j]; groups int32/int64 of shape (N,) or (B, N).

@@ -28,6 +28,19 @@ def test_margin_ranking_loss_bench_smoke(tmp_path):
     assert all(r["skipped_reason"] for r in skipped) or all(r["p50"] for r in skipped)
 
 
+def test_dsm_pool_bench_smoke(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_dsm_pool", "--smoke", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (json_file,) = tmp_path.glob("*.json")
+    report = json.loads(json_file.read_text())
+    cpu_rows = [r for r in report["results"] if r["provider"] == "cpu"]
+    assert cpu_rows and all(r["correct"] and r["p50"] > 0 for r in cpu_rows)
+    assert {r["mode"] for r in cpu_rows} == {"fwd", "fwd_bwd"}
+
+
 def test_block_attention_bench_smoke(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench.bench_block_attention", "--smoke", "--out", str(tmp_path)],

@@ -145,6 +145,23 @@ with torch.autocast("cpu", dtype=torch.bfloat16):
     assert "compiled True" in result.stdout and "autocast torch.float32" in result.stdout
 
 
+def test_dsm_pool_registrations_do_not_depend_on_import_order():
+    # dsm_pool's autograd is registered from Python: importing ops.py before _C must not lose it.
+    code = """
+import torch
+from pyiqa_fast.ops.dsm_pool import ops
+from pyiqa_fast.ops import dsm_pool
+ref, dist = torch.rand(1, 3, 8, 8, requires_grad=True), torch.rand(1, 3, 8, 8)
+dsm_pool(ref, dist, backend="cpu").sum().backward()
+print("grad", ref.grad.abs().sum().item() > 0)
+compiled = torch.compile(lambda r, d: dsm_pool(r, d, backend="cpu"), fullgraph=True)
+print("compiled", torch.equal(compiled(ref.detach(), dist), dsm_pool(ref.detach(), dist, backend="cpu")))
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "grad True" in result.stdout and "compiled True" in result.stdout
+
+
 def test_backend_environment_variable():
     code = ("import torch; from pyiqa_fast.ops.margin_ranking_loss.api import BACKENDS; "
             "print(BACKENDS.resolve('auto', torch.device('cpu'), torch.float32, False, n=8).name)")

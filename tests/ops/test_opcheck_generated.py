@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.testing._internal.optests import generate_opcheck_tests
 
-from pyiqa_fast.ops import block_attention, margin_ranking_loss, partition_groups
+from pyiqa_fast.ops import block_attention, dsm_pool, margin_ranking_loss, partition_groups
 
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
 
@@ -40,6 +40,29 @@ class TestMarginRankingLossOps(unittest.TestCase):
     def test_cpu_float32_fixed_margin_sum(self):
         pred, target = _inputs(16, torch.float32, "cpu")
         margin_ranking_loss(pred, target, margin=0.5, reduction="sum", backend="cpu").backward()
+
+    def test_triton_float32(self):
+        self._check("triton", TRITON_DEVICE, torch.float32)
+
+    @unittest.skipUnless(torch.cuda.is_available(), "needs a CUDA device")
+    def test_cuda_float32(self):
+        self._check("cuda", "cuda", torch.float32)
+
+
+class TestDsmPoolOps(unittest.TestCase):
+    def _check(self, backend, device, dtype, shape=(2, 3, 16, 8), pool=8, ceil_mode=False):
+        g = torch.Generator().manual_seed(0)
+        ref = torch.rand(shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
+        dist = torch.rand(shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
+        out = dsm_pool(ref, dist, pool=pool, ceil_mode=ceil_mode, backend=backend)
+        out.sum().backward()
+        self.assertEqual(ref.grad.shape, ref.shape)
+
+    def test_cpu_float64(self):
+        self._check("cpu", "cpu", torch.float64)
+
+    def test_cpu_float32_ceil_mode(self):
+        self._check("cpu", "cpu", torch.float32, shape=(1, 3, 7, 5), pool=3, ceil_mode=True)
 
     def test_triton_float32(self):
         self._check("triton", TRITON_DEVICE, torch.float32)
@@ -75,9 +98,18 @@ class TestBlockAttentionOps(unittest.TestCase):
         self._check("cuda", "cuda", torch.float32)
 
 
-for test_class in (TestMarginRankingLossOps, TestBlockAttentionOps):
-    generate_opcheck_tests(
-        test_class,
-        ["pyiqa_fast"],
-        str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
-    )
+generate_opcheck_tests(
+    TestMarginRankingLossOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
+generate_opcheck_tests(
+    TestDsmPoolOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
+generate_opcheck_tests(
+    TestBlockAttentionOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
