@@ -63,9 +63,10 @@ Status block_attention_bwd_cpu(const CpuBwdParams<T>& params, int64_t begin, int
 // that no row of the tile may see. Output rows are written back at their token positions.
 
 inline bool cuda_supports_head_dim(int64_t d) { return d == 32 || d == 64 || d == 128; }
+constexpr int64_t kCudaMaxLen = 2147483647LL - 128;  // q_len, k_len: sorted positions stay in int
 
 struct CudaParams {
-  int64_t batch = 0, heads = 0, q_len = 0, k_len = 0, head_dim = 0;  // q_len, k_len < 2^31 − 128
+  int64_t batch = 0, heads = 0, q_len = 0, k_len = 0, head_dim = 0;  // q_len, k_len ≤ kCudaMaxLen
   DType dtype = DType::kFloat32;  // of q, k, v, out (and grad_out, grad_q/k/v in the backward)
   // Element strides of (sample, head, token); the feature dimension is contiguous.
   const void* q = nullptr;

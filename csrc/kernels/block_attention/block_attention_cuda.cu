@@ -44,7 +44,7 @@
 // Determinism: fixed summation order everywhere, no atomics (dK/dV per key tile, dQ per query
 // tile): bitwise identical results run to run. Each output row is written by exactly one block
 // (order is a permutation), so outputs need no zero-fill.
-// Known limits: head_dim ∈ {32, 64, 128}; q_len, k_len < 2^31 − 128; non-finite values in a
+// Known limits: head_dim ∈ {32, 64, 128}; q_len, k_len ≤ kCudaMaxLen (2^31 − 129); non-finite values in a
 // masked key's v (or a masked query's dO) inside a visited tile reach the sums as 0·inf = NaN,
 // as in any dense masked kernel; a tile with a global query visits every key (dense cost for
 // that tile); SIMT only (no tensor cores), no cp.async double buffering yet.
@@ -643,8 +643,6 @@ Status checked(cudaError_t error) {
   return error == cudaSuccess ? Status::kOk : Status::kLaunchFailed;
 }
 
-constexpr int64_t kMaxLen = INT_MAX - 128;  // sorted positions and tile starts stay in int
-
 int64_t num_tiles(int64_t n, int tile) { return (n + tile - 1) / tile; }
 
 // Launches kernel over `blocks` blocks with `smem` bytes of dynamic shared memory (> 48 KB needs
@@ -713,7 +711,7 @@ template <typename T, int D> struct BwdFn {
 
 bool valid_common(const CudaParams& p) {
   if (p.batch < 0 || p.heads < 0 || p.q_len < 0 || p.k_len < 0) return false;
-  if (p.q_len > kMaxLen || p.k_len > kMaxLen || !cuda_supports_head_dim(p.head_dim)) return false;
+  if (p.q_len > kCudaMaxLen || p.k_len > kCudaMaxLen || !cuda_supports_head_dim(p.head_dim)) return false;
   if (p.q_len > 0 && (p.q == nullptr || p.q_order == nullptr || p.q_sorted == nullptr)) return false;
   if (p.k_len > 0 && (p.k == nullptr || p.v == nullptr || p.k_order == nullptr || p.k_sorted == nullptr)) return false;
   if (p.q_layout_stride < 0 || p.k_layout_stride < 0) return false;
