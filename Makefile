@@ -31,11 +31,16 @@ sanitize: $(VENV)/.deps
 	$(VENV)/bin/cmake -S . -B build/kernel-tests -G Ninja -DPYIQA_FAST_KERNEL_TESTS=ON -DPYIQA_FAST_CUDA=ON \
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
-	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda
+	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda \
+		test_block_attention_cpu test_block_attention_cuda
 	build/kernel-tests/test_margin_ranking_loss_cpu
 	compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
 	compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
 	compute-sanitizer --tool initcheck --error-exitcode 1 build/kernel-tests/test_margin_ranking_loss_cuda
+	build/kernel-tests/test_block_attention_cpu
+	compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_block_attention_cuda
+	compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_block_attention_cuda
+	compute-sanitizer --tool initcheck --error-exitcode 1 build/kernel-tests/test_block_attention_cuda
 
 bench: $(VENV)/.built
 	$(PY) -m bench.bench_margin_ranking_loss
