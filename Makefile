@@ -32,8 +32,8 @@ sanitize: $(VENV)/.deps
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
 	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda \
-		test_dsm_pool_cpu test_dsm_pool_cuda
-	set -e; for op in margin_ranking_loss dsm_pool; do \
+		test_dsm_pool_cpu test_dsm_pool_cuda test_block_attention_cpu test_block_attention_cuda
+	set -e; for op in margin_ranking_loss dsm_pool block_attention; do \
 		build/kernel-tests/test_$${op}_cpu; \
 		compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
 		compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
@@ -43,6 +43,7 @@ sanitize: $(VENV)/.deps
 bench: $(VENV)/.built
 	$(PY) -m bench.bench_margin_ranking_loss
 	$(PY) -m bench.bench_dsm_pool
+	$(PY) -m bench.bench_block_attention
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

@@ -38,6 +38,7 @@ PYBIND11_MODULE(_C, m) {
 #if PYIQA_FAST_WITH_CUDA
     cuda_kernels.append("margin_ranking_loss");
     cuda_kernels.append("dsm_pool");
+    cuda_kernels.append("block_attention");
 #endif
     info["cpu_kernels"] = cpu_kernels;
     info["cuda_kernels"] = cuda_kernels;

@@ -1,0 +1,96 @@
+// Host emulation of the few CUDA runtime pieces the block_attention kernels and their standalone test
+// use (tools/cuda_host_emu/run_block_attention.sh). Test tooling only; never part of a build.
+// One block at a time, blockDim.x std::threads, std::barrier for __syncthreads and warp shuffles.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <barrier>
+#include <thread>
+#include <vector>
+#include <cstring>
+#include <cstdlib>
+#include <cmath>
+#include <algorithm>
+#include <functional>
+#include <cstdio>
+#undef __global__
+#undef __device__
+#undef __host__
+#undef __shared__
+#undef __forceinline__
+#undef __launch_bounds__
+#undef __align__
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __shared__ static
+
+#define cudaGetErrorString emu_cudaGetErrorString
+#define cudaGetLastError emu_cudaGetLastError
+#define cudaFuncSetAttribute emu_cudaFuncSetAttribute
+#define cudaMalloc emu_cudaMalloc
+#define cudaFree emu_cudaFree
+#define cudaMemcpy emu_cudaMemcpy
+#define cudaMemset emu_cudaMemset
+#define cudaDeviceSynchronize emu_cudaDeviceSynchronize
+inline const char* cudaGetErrorString(cudaError_t) { return "emu error"; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+template <typename F> inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int v) { return v <= 227 * 1024 ? cudaSuccess : cudaErrorInvalidValue; }
+inline cudaError_t cudaMalloc(void** p, size_t n) { *p = std::malloc(n); std::memset(*p, 0xcd, n); return cudaSuccess; }
+template <typename T> inline cudaError_t cudaMalloc(T** p, size_t n) { return cudaMalloc(reinterpret_cast<void**>(p), n); }
+inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memcpy(d, s, n); return cudaSuccess; }
+inline cudaError_t cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+
+struct emu_dim { unsigned x = 0, y = 0, z = 0; };
+inline thread_local emu_dim threadIdx, blockIdx;
+inline emu_dim blockDim, gridDim;
+inline std::barrier<>* emu_block_barrier;
+inline std::vector<std::barrier<>*> emu_warp_barriers;
+inline double emu_slots[1024];
+alignas(16) inline unsigned char emu_dynamic_smem[256 * 1024];
+
+inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
+template <typename T> T emu_exchange(T v, int src_lane) {
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  auto* bar = emu_warp_barriers[w];
+  emu_slots[threadIdx.x] = 0; std::memcpy(&emu_slots[threadIdx.x], &v, sizeof(T));
+  bar->arrive_and_wait();
+  T out; std::memcpy(&out, &emu_slots[w * 32 + src_lane], sizeof(T));
+  bar->arrive_and_wait();
+  (void)lane;
+  return out;
+}
+template <typename T> T __shfl_xor_sync(unsigned, T v, int off) { return emu_exchange(v, (threadIdx.x % 32) ^ off); }
+template <typename T> T __shfl_down_sync(unsigned, T v, int off) {
+  int src = threadIdx.x % 32 + off; if (src >= 32) src = threadIdx.x % 32; return emu_exchange(v, src);
+}
+using std::min; using std::max;
+inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
+
+template <typename Arg>
+void emu_launch(void (*kernel)(Arg), long long blocks, int threads, size_t smem, const Arg& arg) {
+  if (smem > sizeof(emu_dynamic_smem)) { std::printf("EMU: smem too large\n"); std::abort(); }
+  blockDim.x = threads; blockDim.y = blockDim.z = 1; gridDim.x = blocks;
+  for (long long b = 0; b < blocks; ++b) {
+    std::memset(emu_dynamic_smem, 0x7f, smem);  // garbage: NaN-ish floats
+    std::barrier<> block_bar(threads);
+    std::vector<std::barrier<>*> warps;
+    for (int w = 0; w < threads / 32; ++w) warps.push_back(new std::barrier<>(32));
+    emu_block_barrier = &block_bar; emu_warp_barriers = warps;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] {
+      threadIdx.x = t; blockIdx.x = static_cast<unsigned>(b);
+      kernel(arg);
+      // a thread that returned leaves its barriers (the delta kernel's early return)
+      emu_warp_barriers[t / 32]->arrive_and_drop();
+      emu_block_barrier->arrive_and_drop();
+    });
+    for (auto& th : ts) th.join();
+    for (auto* w : warps) delete w;
+  }
+}
