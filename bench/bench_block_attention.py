@@ -148,9 +148,12 @@ def check(fn: AttentionFn, mode: str, inputs: list[Tensor], grad_out: Tensor,
     return None if max(errors) <= tol else f"error / max|oracle| {max(errors):.3g} > {tol:g}"
 
 
-def skip_reason(provider: str, dtype: torch.dtype, device: torch.device) -> str | None:
+def skip_reason(provider: str, mode: str, dtype: torch.dtype, device: torch.device) -> str | None:
     from pyiqa_fast import BackendUnavailableError
     from pyiqa_fast.ops.block_attention.api import BACKENDS
+
+    if provider == "flex" and device.type == "cpu" and mode == "fwd_bwd":
+        return "FlexAttention has no backward on CPU (NotImplementedError in torch)"
 
     if provider == "triton" and device.type == "cpu":
         return "Triton on CPU tensors is the interpreter (a test tool); timed on CUDA only"
@@ -183,15 +186,19 @@ def run_group(args: argparse.Namespace, device: torch.device, batch: int, dtype_
         contenders = []
         for p in args.providers:
             notes: dict[str, object] = {}
+            inputs = [q, k, v]
             if p == "sdpa_unmasked":
                 notes["correctness"] = "not gated: computes unmasked attention (the dense cost)"
+            if p == "flex" and device.type == "cpu":
+                inputs = [t.detach() for t in inputs]  # its CPU path refuses inputs that require grad
+                notes["autograd"] = "forward without an autograd graph (no CPU backward)"
             contenders.append(harness.Contender(
                 harness.BenchCase(FAMILY, OP, p, mode, (batch, HEADS, TOKENS, HEAD_DIM), dtype_name,
                                   {"layout": layout}),
-                fn=functools.partial(run_mode, fns[p], mode, q, k, v, grad_out),
+                fn=functools.partial(run_mode, fns[p], mode, *inputs, grad_out),
                 check=None if p == "sdpa_unmasked" else functools.partial(
-                    check, fns[p], mode, [q, k, v], grad_out, expected, notes),
-                skipped_reason=skip_reason(p, dtype, device),
+                    check, fns[p], mode, inputs, grad_out, expected, notes),
+                skipped_reason=skip_reason(p, mode, dtype, device),
                 bytes_moved=(4 if mode == "fwd" else 8) * q.numel() * dtype.itemsize,
                 flops=allowed * pair_flops,  # useful work: allowed pairs only
                 notes=notes,

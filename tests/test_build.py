@@ -71,25 +71,30 @@ except BackendUnavailableError as exc:
     assert "pyiqa_fast._C unavailable, only the reference backends run" in env.stdout
 
 
-def test_kernels_compile_and_pass_without_torch(tmp_path):
+KERNEL_OPS = ["margin_ranking_loss", "dsm_pool", "block_attention"]
+
+
+@pytest.mark.parametrize("op", KERNEL_OPS)
+def test_kernels_compile_and_pass_without_torch(tmp_path, op):
     cxx = shutil.which("g++") or shutil.which("c++")
     if cxx is None:
         pytest.skip("no C++ compiler on PATH")
-    binary = tmp_path / "test_margin_ranking_loss"
+    binary = tmp_path / f"test_{op}"
     subprocess.run([cxx, "-std=c++20", "-O2", "-Wall", "-Werror", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / "csrc/tests/test_margin_ranking_loss.cpp"),
-                    str(ROOT / "csrc/kernels/margin_ranking_loss/margin_ranking_loss_cpu.cpp"),
+                    str(ROOT / f"csrc/tests/test_{op}.cpp"),
+                    str(ROOT / f"csrc/kernels/{op}/{op}_cpu.cpp"),
                     "-o", str(binary)], check=True, timeout=300)
     result = subprocess.run([str(binary)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "OK: 0 failure(s)" in result.stdout, result.stdout
 
 
-def test_cuda_kernel_compiles_standalone_with_nvcc(tmp_path):
+@pytest.mark.parametrize("op", KERNEL_OPS)
+def test_cuda_kernel_compiles_standalone_with_nvcc(tmp_path, op):
     nvcc = next((p for p in ("/usr/local/cuda/bin/nvcc", shutil.which("nvcc")) if p and os.path.exists(p)), None)
     if nvcc is None:
         pytest.skip("nvcc is not installed: the CUDA sources cannot be compiled here")
     subprocess.run([nvcc, "-std=c++20", "-arch=sm_90", "-c", f"-I{ROOT / 'csrc'}",
-                    str(ROOT / "csrc/kernels/margin_ranking_loss/margin_ranking_loss_cuda.cu"),
+                    str(ROOT / f"csrc/kernels/{op}/{op}_cuda.cu"),
                     "-o", str(tmp_path / "k.o")], check=True, timeout=600)
 
 
