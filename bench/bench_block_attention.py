@@ -142,7 +142,7 @@ def check(fn: AttentionFn, mode: str, inputs: list[Tensor], grad_out: Tensor,
           expected: Callable[[], list[Tensor]], notes: dict[str, object]) -> str | None:
     """``None`` if the output (and gradients) match the float64 oracle, else why not."""
     got = run_mode(fn, mode, *inputs, grad_out)
-    errors = [((g.double() - e).abs().max() / e.abs().max()).item() for g, e in zip(got, expected())]
+    errors = [((g.double() - e).abs().max() / e.abs().max()).item() for g, e in zip(got, expected(), strict=True)]
     notes["max_rel_err"] = max(errors)
     tol = TOLERANCES[inputs[0].dtype]
     return None if max(errors) <= tol else f"error / max|oracle| {max(errors):.3g} > {tol:g}"

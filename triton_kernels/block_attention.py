@@ -8,9 +8,11 @@ permuted in memory. Inside a tile the rule gq < 0 | gk < 0 | gq == gk is evaluat
 
 Tile skipping: a query tile whose non-global groups span [g_min, g_max] can only meet the global
 keys (sorted positions [0, n_global)) and the keys with groups in [g_min, g_max], the sorted range
-[lo, hi) found by searchsorted; a query tile holding a global query sees every key. Key tiles
-outside both ranges are skipped. The backward's dK/dV program (one per key tile) uses the
-mirrored rule over query tiles; dQ iterates like the forward. No atomics: deterministic.
+[lo, hi) found by searchsorted; a query tile holding a global query sees every key. The program
+walks the virtual sequence [0, n_global) ++ [lo, hi) in tiles, so a lone CLS key shares its tile
+with the group's keys and no visited tile is wasted on skipped positions. The backward's dK/dV
+program (one per key tile) uses the mirrored rule over query tiles; dQ iterates like the forward.
+No atomics: deterministic.
 
 Forward: online softmax (running max m, sum l, rescaled accumulator), out = acc / l, stored with
 lse = m + log l (float32); rows without an allowed key get out = 0 and lse = −inf. Backward:
@@ -73,30 +75,33 @@ def _block_attention_fwd_kernel(
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-    for start in range(0, hi, BLOCK_N):
-        if (start < n_global) | (start + BLOCK_N > lo):  # else: the tile holds no allowed pair
-            pos_n = start + tl.arange(0, BLOCK_N)
-            mask_n = pos_n < k_len
-            tok_n = tl.load(k_order_ptr + kb * k_len + pos_n, mask=mask_n, other=0).to(tl.int64)
-            g_n = tl.load(k_sorted_ptr + kb * k_len + pos_n, mask=mask_n, other=0)
-            kv_mask = mask_n[:, None] & mask_d[None, :]
-            k = tl.load(k_base + tok_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
-            if IEEE:
-                s = tl.dot(q, tl.trans(k), input_precision="ieee")
-            else:
-                s = tl.dot(q, tl.trans(k))
-            s = tl.where(_allowed(g_m, g_n, mask_m, mask_n), s * scale, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(s, axis=1))
-            shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows with nothing allowed yet
-            p = tl.exp(s - shift[:, None])
-            alpha = tl.exp(m_i - shift)
-            l_i = l_i * alpha + tl.sum(p, axis=1)
-            if IEEE:
-                acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee")
-            else:
-                acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
+    # The virtual sequence [0, n_global) ++ [lo, hi) of sorted positions: every tile visited holds
+    # allowed pairs; a lone global token shares its tile with the group's tokens.
+    n_visit = n_global + hi - lo
+    for start in range(0, n_visit, BLOCK_N):
+        visit = start + tl.arange(0, BLOCK_N)
+        mask_n = visit < n_visit
+        pos_n = tl.where(visit < n_global, visit, visit - n_global + lo)
+        tok_n = tl.load(k_order_ptr + kb * k_len + pos_n, mask=mask_n, other=0).to(tl.int64)
+        g_n = tl.load(k_sorted_ptr + kb * k_len + pos_n, mask=mask_n, other=0)
+        kv_mask = mask_n[:, None] & mask_d[None, :]
+        k = tl.load(k_base + tok_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
+        v = tl.load(v_base + tok_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+        if IEEE:
+            s = tl.dot(q, tl.trans(k), input_precision="ieee")
+        else:
+            s = tl.dot(q, tl.trans(k))
+        s = tl.where(_allowed(g_m, g_n, mask_m, mask_n), s * scale, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        shift = tl.where(m_new == float("-inf"), 0.0, m_new)  # rows with nothing allowed yet
+        p = tl.exp(s - shift[:, None])
+        alpha = tl.exp(m_i - shift)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        if IEEE:
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee")
+        else:
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
 
     has_keys = l_i > 0
     out = acc / tl.where(has_keys, l_i, 1.0)[:, None]
@@ -146,28 +151,31 @@ def _block_attention_bwd_dq_kernel(
     k_base = k_ptr + b.to(tl.int64) * stride_kb + h.to(tl.int64) * stride_kh
     v_base = v_ptr + b.to(tl.int64) * stride_vb + h.to(tl.int64) * stride_vh
     dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-    for start in range(0, hi, BLOCK_N):
-        if (start < n_global) | (start + BLOCK_N > lo):
-            pos_n = start + tl.arange(0, BLOCK_N)
-            mask_n = pos_n < k_len
-            tok_n = tl.load(k_order_ptr + kb * k_len + pos_n, mask=mask_n, other=0).to(tl.int64)
-            g_n = tl.load(k_sorted_ptr + kb * k_len + pos_n, mask=mask_n, other=0)
-            kv_mask = mask_n[:, None] & mask_d[None, :]
-            k = tl.load(k_base + tok_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
-            v = tl.load(v_base + tok_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
-            if IEEE:
-                s = tl.dot(q, tl.trans(k), input_precision="ieee")
-                dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
-            else:
-                s = tl.dot(q, tl.trans(k))
-                dp = tl.dot(dout, tl.trans(v))
-            allowed = _allowed(g_m, g_n, mask_m, mask_n)
-            p = tl.where(allowed, tl.exp(s * scale - lse[:, None]), 0.0)
-            ds = p * (dp - delta[:, None])
-            if IEEE:
-                dq += tl.dot(ds.to(k.dtype), k, input_precision="ieee")
-            else:
-                dq += tl.dot(ds.to(k.dtype), k)
+    # The virtual sequence [0, n_global) ++ [lo, hi) of sorted positions: every tile visited holds
+    # allowed pairs; a lone global token shares its tile with the group's tokens.
+    n_visit = n_global + hi - lo
+    for start in range(0, n_visit, BLOCK_N):
+        visit = start + tl.arange(0, BLOCK_N)
+        mask_n = visit < n_visit
+        pos_n = tl.where(visit < n_global, visit, visit - n_global + lo)
+        tok_n = tl.load(k_order_ptr + kb * k_len + pos_n, mask=mask_n, other=0).to(tl.int64)
+        g_n = tl.load(k_sorted_ptr + kb * k_len + pos_n, mask=mask_n, other=0)
+        kv_mask = mask_n[:, None] & mask_d[None, :]
+        k = tl.load(k_base + tok_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
+        v = tl.load(v_base + tok_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
+        if IEEE:
+            s = tl.dot(q, tl.trans(k), input_precision="ieee")
+            dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
+        else:
+            s = tl.dot(q, tl.trans(k))
+            dp = tl.dot(dout, tl.trans(v))
+        allowed = _allowed(g_m, g_n, mask_m, mask_n)
+        p = tl.where(allowed, tl.exp(s * scale - lse[:, None]), 0.0)
+        ds = p * (dp - delta[:, None])
+        if IEEE:
+            dq += tl.dot(ds.to(k.dtype), k, input_precision="ieee")
+        else:
+            dq += tl.dot(ds.to(k.dtype), k)
     tl.store(dq_ptr + rows[:, None] + offs_d[None, :], (dq * scale).to(dq_ptr.dtype.element_ty), mask=md)
 
 
@@ -208,32 +216,35 @@ def _block_attention_bwd_dkdv_kernel(
     q_base = q_ptr + b.to(tl.int64) * stride_qb + h.to(tl.int64) * stride_qh
     dk = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
     dv = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
-    for start in range(0, hi, BLOCK_M):
-        if (start < n_global) | (start + BLOCK_M > lo):
-            pos_m = start + tl.arange(0, BLOCK_M)
-            mask_m = pos_m < q_len
-            tok_m = tl.load(q_order_ptr + qb * q_len + pos_m, mask=mask_m, other=0).to(tl.int64)
-            g_m = tl.load(q_sorted_ptr + qb * q_len + pos_m, mask=mask_m, other=0)
-            md = mask_m[:, None] & mask_d[None, :]
-            q = tl.load(q_base + tok_m[:, None] * stride_qn + offs_d[None, :] * stride_qd, mask=md, other=0.0)
-            rows = (pair.to(tl.int64) * q_len + tok_m) * head_dim
-            dout = tl.load(dout_ptr + rows[:, None] + offs_d[None, :], mask=md, other=0.0)
-            lse = tl.load(lse_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
-            delta = tl.load(delta_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
-            if IEEE:
-                s = tl.dot(q, tl.trans(k), input_precision="ieee")
-                dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
-            else:
-                s = tl.dot(q, tl.trans(k))
-                dp = tl.dot(dout, tl.trans(v))
-            p = tl.where(_allowed(g_m, g_n, mask_m, mask_n), tl.exp(s * scale - lse[:, None]), 0.0)
-            ds = p * (dp - delta[:, None])
-            if IEEE:
-                dv += tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision="ieee")
-                dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision="ieee")
-            else:
-                dv += tl.dot(tl.trans(p.to(dout.dtype)), dout)
-                dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+    # The virtual sequence [0, n_global) ++ [lo, hi) of sorted positions: every tile visited holds
+    # allowed pairs; a lone global token shares its tile with the group's tokens.
+    n_visit = n_global + hi - lo
+    for start in range(0, n_visit, BLOCK_M):
+        visit = start + tl.arange(0, BLOCK_M)
+        mask_m = visit < n_visit
+        pos_m = tl.where(visit < n_global, visit, visit - n_global + lo)
+        tok_m = tl.load(q_order_ptr + qb * q_len + pos_m, mask=mask_m, other=0).to(tl.int64)
+        g_m = tl.load(q_sorted_ptr + qb * q_len + pos_m, mask=mask_m, other=0)
+        md = mask_m[:, None] & mask_d[None, :]
+        q = tl.load(q_base + tok_m[:, None] * stride_qn + offs_d[None, :] * stride_qd, mask=md, other=0.0)
+        rows = (pair.to(tl.int64) * q_len + tok_m) * head_dim
+        dout = tl.load(dout_ptr + rows[:, None] + offs_d[None, :], mask=md, other=0.0)
+        lse = tl.load(lse_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
+        delta = tl.load(delta_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
+        if IEEE:
+            s = tl.dot(q, tl.trans(k), input_precision="ieee")
+            dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
+        else:
+            s = tl.dot(q, tl.trans(k))
+            dp = tl.dot(dout, tl.trans(v))
+        p = tl.where(_allowed(g_m, g_n, mask_m, mask_n), tl.exp(s * scale - lse[:, None]), 0.0)
+        ds = p * (dp - delta[:, None])
+        if IEEE:
+            dv += tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision="ieee")
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision="ieee")
+        else:
+            dv += tl.dot(tl.trans(p.to(dout.dtype)), dout)
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
     rows_n = (pair.to(tl.int64) * k_len + tok_n) * head_dim  # dk, dv: contiguous (B, H, Nk, d)
     tl.store(dk_ptr + rows_n[:, None] + offs_d[None, :], (dk * scale).to(dk_ptr.dtype.element_ty), mask=nd)
     tl.store(dv_ptr + rows_n[:, None] + offs_d[None, :], dv.to(dv_ptr.dtype.element_ty), mask=nd)
@@ -248,7 +259,7 @@ def _tiles() -> tuple[int, int]:
     return (128, 128) if interpreter_enabled() else (64, 32)
 
 
-def _sorted_layout(groups: torch.Tensor, batch: int):
+def _sorted_layout(groups: torch.Tensor):
     """(order, sorted ids, global count) per layout row; one row when the groups are shared."""
     ids = groups if groups.dim() == 2 else groups[None]
     ids = torch.where(ids < 0, torch.full_like(ids, -1), ids).to(torch.int32)
@@ -279,8 +290,8 @@ def _visible_ranges(rows_sorted, rows_global, cols_sorted, cols_global, block: i
 
 
 def _prepare(q, k, q_groups, k_groups, block_m, block_n):
-    q_order, q_sorted, q_global = _sorted_layout(q_groups, q.shape[0])
-    k_order, k_sorted, k_global = _sorted_layout(k_groups, q.shape[0])
+    q_order, q_sorted, q_global = _sorted_layout(q_groups)
+    k_order, k_sorted, k_global = _sorted_layout(k_groups)
     per_sample = q_order.shape[0] > 1 or k_order.shape[0] > 1
     k_ranges = _visible_ranges(q_sorted, q_global, k_sorted, k_global, block_m)  # per query tile
     q_ranges = _visible_ranges(k_sorted, k_global, q_sorted, q_global, block_n)  # per key tile
@@ -341,11 +352,13 @@ def block_attention_bwd(grad_out, q, k, v, out, lse, q_groups, k_groups, scale, 
     _block_attention_bwd_dq_kernel[(q_tiles, B * H)](
         q, k, v, dout, lse, delta, grad_q,
         lay["q_order"], lay["q_sorted"], lay["k_order"], lay["k_sorted"], lay["k_global"], lay["k_ranges"],
-        *common, H, Nq, Nk, d, q_tiles, lay["q_layout_stride"], lay["k_layout_stride"], lay["range_stride"], scale, **meta,
+        *common, H, Nq, Nk, d, q_tiles, lay["q_layout_stride"], lay["k_layout_stride"], lay["range_stride"],
+        scale, **meta,
     )
     _block_attention_bwd_dkdv_kernel[(k_tiles, B * H)](
         q, k, v, dout, lse, delta, grad_k, grad_v,
         lay["q_order"], lay["q_sorted"], lay["k_order"], lay["k_sorted"], lay["q_global"], lay["q_ranges"],
-        *common, H, Nq, Nk, d, k_tiles, lay["q_layout_stride"], lay["k_layout_stride"], lay["range_stride"], scale, **meta,
+        *common, H, Nq, Nk, d, k_tiles, lay["q_layout_stride"], lay["k_layout_stride"], lay["range_stride"],
+        scale, **meta,
     )
     return grad_q, grad_k, grad_v

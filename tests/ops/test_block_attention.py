@@ -52,7 +52,7 @@ def exact(q, k, v, q_groups, k_groups, grad_out=None, scale=None):
 
 def assert_matches(got, expected, tol, what):
     names = ("out", "grad_q", "grad_k", "grad_v")
-    for name, a, e, t in zip(names, got, expected, (tol[0], tol[1], tol[1], tol[1])):
+    for name, a, e, t in zip(names, got, expected, (tol[0], tol[1], tol[1], tol[1]), strict=True):
         assert_close(a, e, atol=t, rtol=t, what=f"{what} {name}")
 
 
@@ -248,7 +248,7 @@ def test_low_precision(backend, dtype):
     got = run(backend, q, k, v, groups, groups)
     low = run("reference", q, k, v, groups, groups)
     expected = exact(q, k, v, groups, groups)
-    for name, a, lo, e in zip(("out", "grad_q", "grad_k", "grad_v"), got, low, expected):
+    for name, a, lo, e in zip(("out", "grad_q", "grad_k", "grad_v"), got, low, expected, strict=True):
         assert a.dtype == dtype
         assert_low_precision_close(a, lo, e, what=f"{backend} {dtype} {name}")
 
@@ -259,7 +259,7 @@ def test_triton_fp16_under_the_interpreter():
     got = run("triton", q, k, v, groups, groups)
     low = run("reference", q.cpu(), k.cpu(), v.cpu(), groups, groups)
     expected = exact(q.cpu(), k.cpu(), v.cpu(), groups, groups)
-    for name, a, lo, e in zip(("out", "grad_q", "grad_k", "grad_v"), got, low, expected):
+    for name, a, lo, e in zip(("out", "grad_q", "grad_k", "grad_v"), got, low, expected, strict=True):
         assert_low_precision_close(a, lo, e, what=f"triton fp16 {name}")
 
 
@@ -286,12 +286,12 @@ def test_deterministic_and_batch_invariant(backend):
     groups = partition_groups("grid2x2", grid=(7, 7))
     q, k, v = make_qkv(3, 2, 50, 50, 32, dtype=dtype, seed=10)
     first, second = run(backend, q, k, v, groups, groups), run(backend, q, k, v, groups, groups)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b)
     grad_out = torch.randn(3, 2, 50, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     alone = run(backend, q[1:2], k[1:2], v[1:2], groups, groups, grad_out=grad_out[1:2])
     batched = run(backend, q, k, v, groups, groups, grad_out=grad_out)
-    for a, b in zip(alone, batched):
+    for a, b in zip(alone, batched, strict=True):
         assert torch.equal(a[0], b[1])
 
 
@@ -351,7 +351,7 @@ def test_torch_compile_fullgraph(backend):
         return block_attention(q, k, v, groups, groups, backend=backend)
 
     compiled = torch.compile(attention, fullgraph=True, backend="aot_eager" if backend == "triton" else "inductor")
-    for got, expected in zip(step(compiled), step(attention)):
+    for got, expected in zip(step(compiled), step(attention), strict=True):
         assert_close(got, expected, atol=1e-6, rtol=1e-5, what=f"compiled {backend}")
 
 
