@@ -155,6 +155,21 @@ def relayout(t, layout):
     return t
 
 
+@pytest.mark.parametrize("backend, shape", [
+    ("cpu", (16, 3, 224, 224)),  # DSMix's crops, a training batch
+    ("cpu", (2, 3, 384, 384)),
+    ("triton", (1, 3, 224, 224)),  # the interpreter pays per program: one image
+    pytest.param("cuda", (16, 3, 384, 384), marks=pytest.mark.needs_cuda),
+])
+def test_realistic_shapes(backend, shape):
+    ref, dist = make_images(shape, torch.float32, seed=17, ties=0.01)
+    expected = oracle(ref, dist, grad_seed=7)
+    got = run(backend, ref, dist, grad_seed=7)
+    assert got[0].shape == (shape[0], 1, shape[2] // 8, shape[3] // 8)
+    for a, b, what in zip(got, expected, ("map", "grad ref", "grad dist"), strict=True):
+        assert_close(a, b, atol=1e-6, rtol=1e-5, what=what)
+
+
 @pytest.mark.parametrize("backend", ALL)
 @pytest.mark.parametrize("layout", ["channels_last", "strided", "expanded"])
 def test_non_contiguous_inputs(backend, layout):

@@ -112,6 +112,7 @@ __global__ void __launch_bounds__(kCudaThreads) dsm_pool_fwd_kernel(CudaFwdParam
     const int64_t c_end = min(c0 + cells_per_chunk * g.pool, g.width);
     for (int64_t col = c0 + threadIdx.x; col < c_end; col += blockDim.x) {
       A s = A(0);
+#pragma unroll 4  // independent loads in flight: the kernel is bandwidth-bound
       for (int64_t r = 0; r < rows; ++r) {
 #pragma unroll
         for (int c = 0; c < 3; ++c) {
