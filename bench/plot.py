@@ -39,6 +39,10 @@ def plot(data: dict[str, Any], out: Path) -> None:
     cols = min(2, len(groups))
     rows = math.ceil(len(groups) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.5 * rows), squeeze=False)
+    # One colour per provider across panels (a provider skipped in one panel must not shift the rest).
+    providers = list(dict.fromkeys(r["provider"] for r in data["results"]))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {p: palette[i % len(palette)] for i, p in enumerate(providers)}
     for ax, (title, recs) in zip(axes.flat, groups.items(), strict=False):
         sizes = sorted({math.prod(r["shape"]) for r in recs})
         for provider in dict.fromkeys(r["provider"] for r in recs):
@@ -52,7 +56,7 @@ def plot(data: dict[str, Any], out: Path) -> None:
             x, p20, p50, p80 = zip(*timed, strict=True)
             yerr = [[m - lo for lo, m in zip(p20, p50, strict=True)],
                     [hi - m for m, hi in zip(p50, p80, strict=True)]]
-            ax.errorbar(x, p50, yerr=yerr, marker="o", capsize=3, label=provider)
+            ax.errorbar(x, p50, yerr=yerr, marker="o", capsize=3, label=provider, color=colour[provider])
         ax.set(xscale="log", yscale="log", title=title, xlabel="size (elements)",
                ylabel="time per call (us)")
         ax.set_xticks(sizes, [str(s) for s in sizes])
