@@ -123,6 +123,7 @@ def test_demo_prints_a_table():
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "backend" in result.stdout and "cpu" in result.stdout and "reference" in result.stdout
+    assert "dsm_pool" in result.stdout and "block_attention" in result.stdout
 
 
 def test_cli_bad_input_is_one_line_and_nonzero():

@@ -1,8 +1,8 @@
 """``pyiqa-fast demo`` / ``make demo``: every op on every available backend, timed and checked.
 
-Until the training demo exists, this runs DP-IQA's margin ranking loss and DSMix's ground-truth
-map (forward + backward) on real-sized batches with each backend that can run here and prints
-time and agreement with the float64 reference.
+Until the training demo exists, this runs DP-IQA's margin ranking loss, DSMix's ground-truth
+map and SHDIQA's block-masked attention (forward + backward) on real-sized batches with each
+backend that can run here and prints time and agreement with the float64 reference.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def run_demo(batch_size: int = 4096, repeats: int = 20) -> int:
     print("errors against the float64 reference; speed-up against the reference backend (float32)")
     print()
     _demo_dsm_pool(repeats)
+    print()
+    _demo_block_attention(max(1, repeats // 4))
     return 0
 
 
@@ -119,3 +121,56 @@ def _demo_dsm_pool(repeats: int, shape: tuple[int, ...] = (16, 3, 224, 224)) -> 
             grad_err = (grad.double().cpu() - truth_grad).abs().max().item()
             speedup = f"{reference_ms / ms:.1f}x"
             print(f"{backend:<10} {device:<6} {ms:>10.3f} {speedup:>9} {map_err:>10.2e} {grad_err:>11.2e}")
+
+
+def _demo_block_attention(repeats: int, shape: tuple[int, ...] = (16, 6, 197, 64)) -> None:
+    """block_attention forward + backward at ViT-S shapes, 2-block partition, against SDPA."""
+    import torch.nn.functional as F
+
+    from pyiqa_fast.ops import block_attention, partition_groups
+    from pyiqa_fast.ops.block_attention.api import BACKENDS as ATTENTION_BACKENDS
+
+    generator = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(shape, generator=generator) for _ in range(3))
+    grad_out = torch.randn(shape, generator=generator)
+    groups = partition_groups("vertical")
+
+    def fwd_bwd(fn, tensors, n: int):
+        times = []
+        for _ in range(n + 1):  # the first call loads kernels and is not timed
+            leaves = [t.detach().requires_grad_(True) for t in tensors]
+            if leaves[0].is_cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = fn(*leaves)
+            out.backward(grad_out.to(out))
+            if leaves[0].is_cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times[1:]), out.detach(), leaves[0].grad
+
+    def ours(backend: str, device: str):
+        g = groups.to(device)
+        return lambda q, k, v: block_attention(q, k, v, g, g, backend=backend)
+
+    _, truth, truth_grad = fwd_bwd(ours("reference", "cpu"), [t.double() for t in (q, k, v)], 1)
+    print(f"block_attention, fwd+bwd, {tuple(shape)}, vertical 2-block partition + CLS, float32, "
+          f"median of {repeats} runs")
+    print(f"{'provider':<22} {'device':<6} {'ms':>10} {'vs SDPA':>8} {'max|Δout|':>10} {'max|Δgrad_q|':>13}")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        tensors = [t.to(device) for t in (q, k, v)]
+        sdpa_s, _, _ = fwd_bwd(F.scaled_dot_product_attention, tensors, repeats)
+        print(f"{'SDPA, no mask (dense)':<22} {device:<6} {sdpa_s * 1e3:>10.2f} {'1.0x':>8}")
+        for backend in dict.fromkeys(("reference", *ATTENTION_BACKENDS.auto_order[device])):
+            if backend == "reference" and device == "cuda":
+                continue
+            try:
+                seconds, out, grad = fwd_bwd(ours(backend, device), tensors, repeats)
+            except (BackendUnavailableError, RuntimeError) as exc:
+                print(f"{backend:<22} {device:<6} unavailable: {exc}")
+                continue
+            out_err = (out.double().cpu() - truth).abs().max().item()
+            grad_err = (grad.double().cpu() - truth_grad).abs().max().item()
+            print(f"{backend:<22} {device:<6} {seconds * 1e3:>10.2f} {sdpa_s / seconds:>7.2f}x "
+                  f"{out_err:>10.2e} {grad_err:>13.2e}")
