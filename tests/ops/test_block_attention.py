@@ -359,15 +359,14 @@ def test_torch_compile_no_recompile_across_batches_and_layouts():
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     compiled = torch.compile(lambda q, k, v, g: block_attention(q, k, v, g, g, backend="cpu"), fullgraph=True,
-                             dynamic=False)
-    with torch._dynamo.config.patch(error_on_recompile=False):
-        for layout in LAYOUTS:
-            groups = partition_groups(layout, grid=(4, 4))
-            q, k, v = make_qkv(2, 1, 17, 17, 8, dtype=torch.float32)
-            assert_close(compiled(q, k, v, groups), block_attention(q, k, v, groups, groups, backend="reference"),
-                         atol=1e-6, rtol=1e-5, what=layout)
-    frames = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    assert frames == 1, f"expected one graph for three layouts, got {frames}"
+                             dynamic=True)
+    for batch, layout in [(2, "vertical"), (3, "horizontal"), (5, "grid2x2"), (4, "vertical")]:
+        groups = partition_groups(layout, grid=(4, 4))
+        q, k, v = make_qkv(batch, 1, 17, 17, 8, dtype=torch.float32)
+        assert_close(compiled(q, k, v, groups), block_attention(q, k, v, groups, groups, backend="reference"),
+                     atol=1e-6, rtol=1e-5, what=f"{layout} B={batch}")
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs == 1, f"expected one graph for every batch size and layout, got {graphs}"
 
 
 def test_autocast_casts_to_the_autocast_dtype():
