@@ -166,28 +166,17 @@ def run_group(args: argparse.Namespace, fns: dict[str, Fn], device: torch.device
     return rows
 
 
-def _csv(kind: Callable[[str], object]) -> Callable[[str], list]:
-    return lambda text: [kind(s.strip()) for s in text.split(",") if s.strip()]
-
-
-def _one_of(allowed) -> Callable[[str], str]:
-    def parse(s: str) -> str:
-        if s not in allowed:
-            raise argparse.ArgumentTypeError(f"{s!r} is not one of {', '.join(allowed)}")
-        return s
-
-    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_dsm_pool", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add = ap.add_argument
-    add("--shapes", type=_one_of(("dsm_cpu", "dsm_gpu", "dsm_smoke")), help="named shape set (bench/shapes.py)")
-    add("--providers", type=_csv(_one_of(PROVIDERS)), help=f"subset of {','.join(PROVIDERS)}")
+    add("--shapes", type=harness.one_of(("dsm_cpu", "dsm_gpu", "dsm_smoke")), help="named shape set (bench/shapes.py)")
+    add("--providers", type=harness.csv_list(harness.one_of(PROVIDERS)), help=f"subset of {','.join(PROVIDERS)}")
     add("--device", choices=("cpu", "cuda"), help="default: cuda if available")
-    add("--dtype", type=_csv(_one_of(DTYPES)), help="default float32,uint8,bfloat16")
-    add("--modes", type=_csv(_one_of(MODES)), help="fwd and/or fwd_bwd (default both)")
+    add("--dtype", type=harness.csv_list(harness.one_of(DTYPES)), help="default float32,uint8,bfloat16")
+    add("--modes", type=harness.csv_list(harness.one_of(MODES)), help="fwd and/or fwd_bwd (default both)")
     add("--rounds", type=int, help="interleaved timing rounds (default 3)")
     add("--min-run-time", type=float, help="seconds of timing per contender (default 1.0)")
     add("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")

@@ -294,17 +294,6 @@ def run_group(
     return rows
 
 
-def _csv(kind: Callable[[str], object]) -> Callable[[str], list]:
-    return lambda text: [kind(s.strip()) for s in text.split(",") if s.strip()]
-
-
-def _one_of(allowed: tuple[str, ...] | dict) -> Callable[[str], str]:
-    def parse(s: str) -> str:
-        if s not in allowed:
-            raise argparse.ArgumentTypeError(f"{s!r} is not one of {', '.join(allowed)}")
-        return s
-
-    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -315,14 +304,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = ap.add_argument
-    add("--shapes", type=_one_of(tuple(shapes.SHAPE_SETS)), help="named size set (bench/shapes.py)")
-    add("--n", type=_csv(int), help="sizes, e.g. 16,128,4096 (overrides --shapes)")
-    add("--providers", type=_csv(_one_of(PROVIDERS)), help=f"subset of {','.join(PROVIDERS)}")
+    add("--shapes", type=harness.one_of(tuple(shapes.SHAPE_SETS)), help="named size set (bench/shapes.py)")
+    add("--n", type=harness.csv_list(int), help="sizes, e.g. 16,128,4096 (overrides --shapes)")
+    add("--providers", type=harness.csv_list(harness.one_of(PROVIDERS)), help=f"subset of {','.join(PROVIDERS)}")
     add("--device", choices=("cpu", "cuda"), help="default: cuda if available")
-    add("--dtype", type=_csv(_one_of(DTYPES)), help="default float32")
-    add("--modes", type=_csv(_one_of(MODES)), help="fwd_bwd (default) and/or fwd")
-    add("--targets", type=_csv(_one_of(TARGETS)), help="ties (integers 0..9) and/or continuous")
-    add("--cuda-graphs", type=_csv(_one_of(("off", "on"))), help="CUDA only; default off,on")
+    add("--dtype", type=harness.csv_list(harness.one_of(DTYPES)), help="default float32")
+    add("--modes", type=harness.csv_list(harness.one_of(MODES)), help="fwd_bwd (default) and/or fwd")
+    add("--targets", type=harness.csv_list(harness.one_of(TARGETS)), help="ties (integers 0..9) and/or continuous")
+    add("--cuda-graphs", type=harness.csv_list(harness.one_of(("off", "on"))), help="CUDA only; default off,on")
     add("--rounds", type=int, help="interleaved timing rounds (default 3)")
     add("--min-run-time", type=float, help="seconds of timing per contender (default 1.0)")
     add("--loop-max-n", type=int, help="largest n for dpiqa_loop (default 128)")

@@ -28,6 +28,7 @@ Peak memory (``peak_mem_bytes``): bytes allocated above those live before one ca
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime
 import gc
@@ -42,7 +43,7 @@ import sys
 # torch.profiler (CPU peak memory) otherwise logs a line per start and stop.
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -658,3 +659,22 @@ def compare(
             lines.append(f"  {flag:<10} {name}: {format_time_us(prev['p50'])} -> "
                          f"{format_time_us(rec['p50'])} ({ratio:.3g}x time)")
     return "\n".join(lines), regressed
+
+
+# ----------------------------------------------------------------------------- command lines
+
+
+def csv_list(kind: Callable[[str], Any]) -> Callable[[str], list]:
+    """argparse type: a comma-separated list, each item parsed by ``kind``."""
+    return lambda text: [kind(s.strip()) for s in text.split(",") if s.strip()]
+
+
+def one_of(allowed: Sequence[str] | Mapping[str, Any]) -> Callable[[str], str]:
+    """argparse type: one of ``allowed`` (names or a mapping's keys)."""
+
+    def parse(s: str) -> str:
+        if s not in allowed:
+            raise argparse.ArgumentTypeError(f"{s!r} is not one of {', '.join(allowed)}")
+        return s
+
+    return parse

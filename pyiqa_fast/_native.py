@@ -8,6 +8,7 @@ reports the reason and the ``reference`` backend still works.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 import warnings
 from types import ModuleType
@@ -72,6 +73,19 @@ def constant_under_compile(fn):
     """
     fn._dynamo_marked_constant = True
     return fn
+
+
+@constant_under_compile
+def has_triton() -> tuple[bool, str]:
+    """Whether Triton kernels can run here: Triton importable, and a GPU or the interpreter."""
+    import os
+
+    if importlib.util.find_spec("triton") is None:
+        return False, "triton is not installed (pip install triton)"
+    interpreter = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    if not torch.cuda.is_available() and not interpreter:
+        return False, "no CUDA device is available and TRITON_INTERPRET is not set"
+    return True, ""
 
 
 @constant_under_compile

@@ -3,13 +3,11 @@ custom ops ``pyiqa_fast::block_attention_triton`` (+ backward) registered in ``o
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 from torch import Tensor
 
 from pyiqa_fast import _native
-from pyiqa_fast._backends import Backend, triton_interpreter_enabled
+from pyiqa_fast._backends import Backend
 
 MAX_HEAD_DIM = 256  # one tile holds a whole head
 
@@ -19,14 +17,6 @@ def block_attention(q: Tensor, k: Tensor, v: Tensor, q_groups: Tensor, k_groups:
 
     return torch.ops.pyiqa_fast.block_attention_triton(q, k, v, q_groups, k_groups, scale)[0]
 
-
-@_native.constant_under_compile
-def _availability() -> tuple[bool, str]:
-    if importlib.util.find_spec("triton") is None:
-        return False, "triton is not installed (pip install triton)"
-    if not torch.cuda.is_available() and not triton_interpreter_enabled():
-        return False, "no CUDA device is available and TRITON_INTERPRET is not set"
-    return True, ""
 
 
 def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, **_: object) -> list[str]:
@@ -46,7 +36,7 @@ BACKEND = Backend(
     supports_backward=True,
     deterministic=True,
     tolerances={torch.float32: (1e-5, 1e-5)},
-    availability=_availability,
+    availability=_native.has_triton,
     limits=_limits,
     interpreter_only_on_cpu=True,
 )

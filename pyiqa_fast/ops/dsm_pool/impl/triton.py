@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 from torch import Tensor
 
 from pyiqa_fast import _native
-from pyiqa_fast._backends import Backend, triton_interpreter_enabled
+from pyiqa_fast._backends import Backend
 
 
 def dsm_pool(ref: Tensor, dist: Tensor, pool: int, ceil_mode: bool) -> Tensor:
@@ -16,14 +14,6 @@ def dsm_pool(ref: Tensor, dist: Tensor, pool: int, ceil_mode: bool) -> Tensor:
 
     return torch.ops.pyiqa_fast.dsm_pool_triton(ref, dist, pool, ceil_mode)
 
-
-@_native.constant_under_compile
-def _availability() -> tuple[bool, str]:
-    if importlib.util.find_spec("triton") is None:
-        return False, "triton is not installed (pip install triton)"
-    if not torch.cuda.is_available() and not triton_interpreter_enabled():
-        return False, "no CUDA device is available and TRITON_INTERPRET is not set"
-    return True, ""
 
 
 def _limits(dtype: torch.dtype, device: torch.device, **_: object) -> list[str]:
@@ -40,7 +30,7 @@ BACKEND = Backend(
     supports_backward=True,
     deterministic=True,
     tolerances={torch.uint8: (1e-6, 1e-5), torch.float32: (1e-6, 1e-5), torch.float64: (1e-14, 1e-12)},
-    availability=_availability,
+    availability=_native.has_triton,
     limits=_limits,
     interpreter_only_on_cpu=True,
 )

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 from torch import Tensor
 
 from pyiqa_fast import _native
-from pyiqa_fast._backends import Backend, triton_interpreter_enabled
+from pyiqa_fast._backends import Backend
 
 MAX_N = 1 << 20  # O(n²) work, as for the CUDA kernel
 
@@ -21,14 +19,6 @@ def margin_ranking_loss(
 
     return torch.ops.pyiqa_fast.margin_ranking_loss_triton(pred, target, margin_scale, margin, reduction)[0]
 
-
-@_native.constant_under_compile
-def _availability() -> tuple[bool, str]:
-    if importlib.util.find_spec("triton") is None:
-        return False, "triton is not installed (pip install triton)"
-    if not torch.cuda.is_available() and not triton_interpreter_enabled():
-        return False, "no CUDA device is available and TRITON_INTERPRET is not set"
-    return True, ""
 
 
 def _limits(n: int, dtype: torch.dtype, device: torch.device, **_: object) -> list[str]:
@@ -48,7 +38,7 @@ BACKEND = Backend(
     supports_backward=True,
     deterministic=True,
     tolerances={torch.float32: (1e-5, 1e-5), torch.float64: (1e-12, 1e-12)},
-    availability=_availability,
+    availability=_native.has_triton,
     limits=_limits,
     interpreter_only_on_cpu=True,
 )
