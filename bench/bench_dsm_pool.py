@@ -166,8 +166,6 @@ def run_group(args: argparse.Namespace, fns: dict[str, Fn], device: torch.device
     return rows
 
 
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_dsm_pool", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,11 +198,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "min_run_time": 0.05 if args.smoke else 1.0,
         "suite": f"{OP}-smoke" if args.smoke else OP,
     }
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        ap.error("--device cuda: torch.cuda.is_available() is False")
+    harness.apply_defaults(ap, args, defaults)
     return args
 
 

@@ -294,8 +294,6 @@ def run_group(
     return rows
 
 
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command line; options left unset take the full-run or the ``--smoke`` defaults."""
     ap = argparse.ArgumentParser(
@@ -340,11 +338,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "loop_max_n": 16 if smoke else 128,
         "suite": f"{OP}-smoke" if smoke else OP,
     }
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        ap.error("--device cuda: torch.cuda.is_available() is False")
+    harness.apply_defaults(ap, args, defaults)
     if min(args.n) < 2:
         ap.error("--n: the loss needs n >= 2")
     return args

@@ -678,3 +678,12 @@ def one_of(allowed: Sequence[str] | Mapping[str, Any]) -> Callable[[str], str]:
         return s
 
     return parse
+
+
+def apply_defaults(ap: argparse.ArgumentParser, args: argparse.Namespace, defaults: dict[str, Any]) -> None:
+    """Fills the options left unset with ``defaults`` and refuses ``--device cuda`` without CUDA."""
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch.cuda.is_available() is False")
