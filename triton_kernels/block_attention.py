@@ -38,6 +38,19 @@ def _allowed(g_rows, g_cols, row_mask, col_mask):
 
 
 @triton.jit
+def _probabilities_and_ds(q, k, v, dout, lse, delta, g_m, g_n, mask_m, mask_n, scale, IEEE: tl.constexpr):
+    """Recomputed P = exp(scale·q·kᵀ − lse) on allowed pairs and dS = P ∘ (dO·vᵀ − delta)."""
+    if IEEE:
+        s = tl.dot(q, tl.trans(k), input_precision="ieee")
+        dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
+    else:
+        s = tl.dot(q, tl.trans(k))
+        dp = tl.dot(dout, tl.trans(v))
+    p = tl.where(_allowed(g_m, g_n, mask_m, mask_n), tl.exp(s * scale - lse[:, None]), 0.0)
+    return p, p * (dp - delta[:, None])
+
+
+@triton.jit
 def _block_attention_fwd_kernel(
     q_ptr, k_ptr, v_ptr, out_ptr, lse_ptr,
     q_order_ptr, q_sorted_ptr, k_order_ptr, k_sorted_ptr, k_global_ptr, k_range_ptr,
@@ -163,15 +176,7 @@ def _block_attention_bwd_dq_kernel(
         kv_mask = mask_n[:, None] & mask_d[None, :]
         k = tl.load(k_base + tok_n[:, None] * stride_kn + offs_d[None, :] * stride_kd, mask=kv_mask, other=0.0)
         v = tl.load(v_base + tok_n[:, None] * stride_vn + offs_d[None, :] * stride_vd, mask=kv_mask, other=0.0)
-        if IEEE:
-            s = tl.dot(q, tl.trans(k), input_precision="ieee")
-            dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
-        else:
-            s = tl.dot(q, tl.trans(k))
-            dp = tl.dot(dout, tl.trans(v))
-        allowed = _allowed(g_m, g_n, mask_m, mask_n)
-        p = tl.where(allowed, tl.exp(s * scale - lse[:, None]), 0.0)
-        ds = p * (dp - delta[:, None])
+        p, ds = _probabilities_and_ds(q, k, v, dout, lse, delta, g_m, g_n, mask_m, mask_n, scale, IEEE)
         if IEEE:
             dq += tl.dot(ds.to(k.dtype), k, input_precision="ieee")
         else:
@@ -231,14 +236,7 @@ def _block_attention_bwd_dkdv_kernel(
         dout = tl.load(dout_ptr + rows[:, None] + offs_d[None, :], mask=md, other=0.0)
         lse = tl.load(lse_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
         delta = tl.load(delta_ptr + pair.to(tl.int64) * q_len + tok_m, mask=mask_m, other=0.0)
-        if IEEE:
-            s = tl.dot(q, tl.trans(k), input_precision="ieee")
-            dp = tl.dot(dout, tl.trans(v), input_precision="ieee")
-        else:
-            s = tl.dot(q, tl.trans(k))
-            dp = tl.dot(dout, tl.trans(v))
-        p = tl.where(_allowed(g_m, g_n, mask_m, mask_n), tl.exp(s * scale - lse[:, None]), 0.0)
-        ds = p * (dp - delta[:, None])
+        p, ds = _probabilities_and_ds(q, k, v, dout, lse, delta, g_m, g_n, mask_m, mask_n, scale, IEEE)
         if IEEE:
             dv += tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision="ieee")
             dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision="ieee")
