@@ -28,6 +28,10 @@ PYBIND11_MODULE(_C, m) {
     info["cuda_archs"] = py::none();
 #endif
     info["with_openmp"] = static_cast<bool>(PYIQA_FAST_WITH_OPENMP);
+#ifndef PYIQA_FAST_WITH_LIBJPEG
+#define PYIQA_FAST_WITH_LIBJPEG 0
+#endif
+    info["with_libjpeg"] = static_cast<bool>(PYIQA_FAST_WITH_LIBJPEG);
     info["compiler"] = PYIQA_FAST_COMPILER;
     info["cxx_standard"] = __cplusplus;
     info["build_type"] = PYIQA_FAST_BUILD_TYPE;
@@ -35,6 +39,7 @@ PYBIND11_MODULE(_C, m) {
     cpu_kernels.append("margin_ranking_loss");
     cpu_kernels.append("dsm_pool");
     cpu_kernels.append("block_attention");
+    cpu_kernels.append("distort");
 #if PYIQA_FAST_WITH_CUDA
     cuda_kernels.append("margin_ranking_loss");
     cuda_kernels.append("dsm_pool");

@@ -25,4 +25,12 @@ TORCH_LIBRARY(pyiqa_fast, m) {
   // Recomputes the probabilities from lse (no stored N×N matrix); returns (grad_q, grad_k, grad_v).
   m.def("_block_attention_backward(Tensor grad_out, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,"
         " Tensor q_groups, Tensor k_groups, float scale) -> (Tensor, Tensor, Tensor)");
+
+  m.set_python_module("pyiqa_fast.ops.distort.ops");
+  // Synthetic distortions (DISTORTIONS.md) from a per-(sample, block, slot) table: types int32,
+  // values float64, seeds int64 (Philox keys) all (B, K, S); aux float64 (B, K, S, 400) per-call
+  // uniforms; blocks on a rows × cols grid; preset 0 reiqa / 1 kadis / 2 arniqa; crop selects the
+  // crop block semantics (else composite). Forward only; the output has x's shape and dtype.
+  m.def("distort(Tensor x, Tensor types, Tensor values, Tensor seeds, Tensor aux, int rows, int cols,"
+        " int preset, bool crop, bool compat) -> Tensor");
 }

@@ -1,0 +1,101 @@
+// distort: the 24 SHDIQA distortion types (+ extras) on planar float/double images, driven by a
+// per-(sample, block, slot) table (DISTORTIONS.md). Torch-free.
+//
+// Layout: every operator reads a contiguous planar image src (3, h, w) and writes dst (3, h, w)
+// (never in place), at least inside `out_region`; it may write more. The dispatcher
+// (distort_cpu.cpp) clips [0, 1] after every operator, chains slots, and assembles blocks in
+// the two semantics of DISTORTIONS.md §8.5:
+//   composite: src is the whole image, `region` the block; out[R_k] = T_k(x)[R_k];
+//   crop:      src is the block cut out alone, `region` all of it; rng_y0/rng_x0 = its origin.
+// Per-pixel random fields are keyed by image coordinates (rng origin + local y, x).
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "common/macros.h"
+#include "common/status.h"
+
+namespace pyiqa_fast::distort {
+
+constexpr int kAuxSize = 400;  // per-call uniforms per slot (pyiqa_fast/distortions/params.py)
+constexpr int kNumTypes = 29;  // ids 0..28 (registry.py)
+
+enum class Preset : int32_t { kReiqa = 0, kKadis = 1, kArniqa = 2 };
+
+enum Type : int32_t {
+  kResizeBicubic = 0, kResizeBilinear, kResizeLanczos, kPixelate, kMotionBlur, kGaussianBlur, kLensBlur,
+  kMeanShift, kContrast, kUnsharpMask, kJitter, kColorBlock, kNonEccentricity, kJpeg, kWhiteNoise,
+  kWhiteNoiseYcbcr, kImpulseNoise, kMultiplicativeNoise, kDenoise, kBrighten, kDarken, kColorDiffuse,
+  kColorShift, kSaturate, kSaturateHsv, kResizeNearest, kJpeg2000, kQuantization, kNonlinearContrast,
+};
+
+struct Rect {
+  int64_t y0, y1, x0, x1;  // half-open
+  int64_t height() const { return y1 - y0; }
+  int64_t width() const { return x1 - x0; }
+};
+
+// Row-level parallelism offered by the caller (the binding passes at::parallel_for when the batch
+// is smaller than the thread pool); nullptr = run serially. body(ctx, begin, end).
+using ParallelFor = void (*)(int64_t n, void* ctx, void (*body)(void*, int64_t, int64_t));
+
+template <typename T>
+struct OpArgs {
+  const T* src;            // (3, h, w) contiguous
+  T* dst;                  // (3, h, w) contiguous, distinct from src
+  int64_t h, w;
+  Rect region;             // the block (semantics: positions, statistics domain)
+  Rect out_region;         // pixels the operator must write
+  int64_t rng_y0, rng_x0;  // image coordinates of src(0, 0)
+  double value;            // the level's parameter value (registry.py tables)
+  Preset preset;
+  bool compat;             // reproduce the reference bugs (DISTORTIONS.md §7)
+  uint64_t seed;           // Philox key of this slot
+  const double* aux;       // kAuxSize per-call uniforms
+  ParallelFor parallel;    // may be nullptr
+};
+
+// Runs body(begin, end) over [0, n) through args.parallel (or serially).
+template <typename T, typename F>
+void parallel_range(const OpArgs<T>& args, int64_t n, F&& body) {
+  using Body = std::remove_reference_t<F>;
+  if (args.parallel == nullptr || n <= 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  args.parallel(n, const_cast<void*>(static_cast<const void*>(&body)),
+                [](void* ctx, int64_t begin, int64_t end) { (*static_cast<Body*>(ctx))(begin, end); });
+}
+
+// One operator per type. Returns kInvalidArgument for an image below the operator's minimum
+// size (the Python layer checks first and names the operator) and kUnsupportedDType for a
+// (type, preset) pair the CPU kernel does not implement.
+template <typename T>
+using OpFn = Status (*)(const OpArgs<T>&);
+
+template <typename T>
+OpFn<T> cpu_operator(int32_t type);
+
+// The per-type operator tables, one per cost-class file; nullptr = not in that file.
+template <typename T> OpFn<T> pointwise_operator(int32_t type);  // distort_pointwise_cpu.cpp
+template <typename T> OpFn<T> stencil_operator(int32_t type);    // distort_stencil_cpu.cpp
+template <typename T> OpFn<T> resample_operator(int32_t type);   // distort_resample_cpu.cpp
+template <typename T> OpFn<T> codec_operator(int32_t type);      // distort_codec_cpu.cpp
+
+struct SampleTable {
+  const int32_t* types;   // (K, S)
+  const double* values;   // (K, S)
+  const int64_t* seeds;   // (K, S)
+  const double* aux;      // (K, S, kAuxSize)
+  int64_t n_blocks, n_slots, rows, cols;
+  Preset preset;
+  bool crop;
+  bool compat;
+  ParallelFor parallel;   // may be nullptr
+};
+
+// Distorts one sample: in/out (3, H, W) contiguous. Thread-safe; allocates its scratch.
+template <typename T>
+Status distort_sample_cpu(const SampleTable& table, const T* in, T* out, int64_t H, int64_t W);
+
+}  // namespace pyiqa_fast::distort

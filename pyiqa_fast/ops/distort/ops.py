@@ -1,0 +1,38 @@
+"""torch.library registrations of ``pyiqa_fast::distort`` (C++ CPU kernel in ``_C``).
+
+The op is forward-only (DISTORTIONS.md §6: codecs, impulses and fills have no useful gradient),
+so only the fake kernel is registered; the public function refuses inputs that require grad.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_CPP_OP = "pyiqa_fast::distort"
+_registered = False
+
+
+def _fake(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, rows: int, cols: int,
+          preset: int, crop: bool, compat: bool) -> Tensor:
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device)  # contiguous, as the kernel
+
+
+def register_cpp_op() -> None:
+    """The fake kernel of the C++ op; a no-op until ``_C`` has defined it.
+
+    Called when this module is imported (also by torch, through ``set_python_module``) and by
+    ``_native.load_native`` right after ``_C`` loads, so the import order does not matter.
+    """
+    global _registered
+    if _registered:
+        return
+    try:
+        torch.ops.pyiqa_fast.distort.default  # noqa: B018
+    except (AttributeError, RuntimeError):
+        return
+    torch.library.register_fake(_CPP_OP)(_fake)
+    _registered = True
+
+
+register_cpp_op()
