@@ -8,7 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 BUILD_DEPS := scikit-build-core pybind11 ninja cmake numpy pillow
-TEST_DEPS := pytest hypothesis
+# scipy and scikit-image: upstream-faithful distortion references (tests/references) and real photos.
+TEST_DEPS := pytest hypothesis scipy scikit-image
 SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 PYTEST_ARGS ?=
 
