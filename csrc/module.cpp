@@ -3,6 +3,8 @@
 // module does not link torch_python.
 #include <pybind11/pybind11.h>
 
+#include "kernels/distort/distort.h"
+
 namespace py = pybind11;
 
 #ifndef PYIQA_FAST_WITH_CUDA
@@ -46,6 +48,11 @@ PYBIND11_MODULE(_C, m) {
     cuda_kernels.append("block_attention");
 #endif
     info["cpu_kernels"] = cpu_kernels;
+    py::list distort_cpu_types;  // type ids with a C++ operator (ops/distort/impl/cpu.py)
+    for (int32_t t = 0; t < pyiqa_fast::distort::kNumTypes; ++t) {
+      if (pyiqa_fast::distort::cpu_operator<float>(t) != nullptr) distort_cpu_types.append(t);
+    }
+    info["distort_cpu_types"] = distort_cpu_types;
     info["cuda_kernels"] = cuda_kernels;
     return info;
   }, "Versions, options and kernels this extension was built with.");

@@ -9,10 +9,11 @@ from pyiqa_fast import _native
 from pyiqa_fast._backends import Backend
 from pyiqa_fast.distortions.registry import SPECS
 
-# Type ids with a C++ operator (every preset unless listed in PRESET_GAPS).
-TYPES = frozenset({7, 14})
-# (type id, preset) pairs whose semantics the C++ kernel does not implement.
-PRESET_GAPS: frozenset[tuple[int, str]] = frozenset()
+
+def cpu_types() -> frozenset[int]:
+    """Type ids with a C++ operator in this build (``_C.build_info()["distort_cpu_types"]``)."""
+    ok, _ = _native.has_cpu_kernels("distort")
+    return frozenset(_native.build_info().get("distort_cpu_types", ())) if ok else frozenset()
 
 
 def distort(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, rows: int, cols: int,
@@ -24,9 +25,9 @@ def _limits(types: Tensor | None = None, preset: str = "reiqa", compat: bool = F
     if types is None:
         return []
     present = {t for t in types.unique().tolist() if t >= 0}
-    missing = sorted(t for t in present if t not in TYPES or (t, preset) in PRESET_GAPS)
+    missing = sorted(present - cpu_types())
     if missing:
-        return [f"has no C++ kernel for {', '.join(SPECS[t].name for t in missing)} in preset {preset!r}"]
+        return [f"has no C++ kernel for {', '.join(SPECS[t].name for t in missing)}"]
     return []
 
 

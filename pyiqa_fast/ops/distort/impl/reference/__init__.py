@@ -70,7 +70,10 @@ def register(name: str):
 
 
 # Importing the cost-class modules fills OPERATORS.
+from pyiqa_fast.ops.distort.impl.reference import codec as _codec  # noqa: E402,F401
 from pyiqa_fast.ops.distort.impl.reference import pointwise as _pointwise  # noqa: E402,F401
+from pyiqa_fast.ops.distort.impl.reference import resample as _resample  # noqa: E402,F401
+from pyiqa_fast.ops.distort.impl.reference import stencil as _stencil  # noqa: E402,F401
 
 
 def _apply_chain(image: Tensor, types: list[int], values: Tensor, seeds: Tensor, aux: Tensor, preset: str,

@@ -1,0 +1,3 @@
+"""Reference operators, resample class (DISTORTIONS.md §6)."""
+
+from __future__ import annotations
