@@ -19,6 +19,7 @@ __all__ = [
     "BackendUnavailableError",
     "__version__",
     "build_info",
+    "distortions",
     "get_default_backend",
     "losses",
     "ops",
@@ -28,7 +29,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # Lazy submodules keep `import pyiqa_fast` cheap.
-    if name in ("ops", "losses"):
+    if name in ("ops", "losses", "distortions"):
         import importlib
 
         return importlib.import_module(f"pyiqa_fast.{name}")

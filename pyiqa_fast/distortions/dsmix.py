@@ -1,0 +1,171 @@
+"""DSMix: cut-mix of differently distorted images with DSM-weighted soft labels (METHODS.md §4.3).
+
+Confirmed by the paper: a box of image B pasted into the same region of image A; each source's
+label weighted by a confidence from its distortion-sensitivity map (DSM) upsampled bilinearly
+to image size, together with its visible area; Mix = 3 in the paper's setting; reference images
+are not mixed. The exact weights (eqs. 4–5) are stripped from the available text; this module
+implements METHODS.md's reconstruction [PROPOSAL]:
+
+    e_j = Σ_{h,w} V_j ⊙ up(D_j),   w_j = e_j / Σ_i e_i   (area share if Σ_i e_i < eps)
+
+with V_j the pixels of source j still visible after all pastes. ``weights="area"`` gives plain
+CutMix (w_j = visible area share), for the ablation.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class DSMixOutput(NamedTuple):
+    """What :class:`DSMix` returns.
+
+    Attributes:
+        mixed: Tensor[B, 3, H, W], the mixed images (the input's dtype).
+        type_targets: float32 Tensor[B, n_types], soft type labels (rows sum to 1).
+        level_targets: float32 Tensor[B, n_levels], soft level labels.
+        sources: int64 Tensor[B, mix], batch indices of the sources (column 0 = the sample
+            itself), -1 where unused.
+        weights: float32 Tensor[B, mix], each source's label weight (0 where unused).
+        masks: bool Tensor[B, mix, H, W], each source's visible pixels.
+    """
+
+    mixed: Tensor
+    type_targets: Tensor
+    level_targets: Tensor
+    sources: Tensor
+    weights: Tensor
+    masks: Tensor
+
+
+def cutmix_box(height: int, width: int, generator: torch.Generator | None) -> tuple[int, int, int, int]:
+    """CutMix box (y0, y1, x0, x1): λ ~ U(0, 1), size (H√(1−λ), W√(1−λ)), centre uniform, clipped."""
+    lam = float(torch.rand((), generator=generator))
+    cut_h, cut_w = int(height * (1 - lam) ** 0.5), int(width * (1 - lam) ** 0.5)
+    cy = int(torch.randint(0, height, (), generator=generator))
+    cx = int(torch.randint(0, width, (), generator=generator))
+    return (max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height), max(cx - cut_w // 2, 0),
+            min(cx + cut_w // 2, width))
+
+
+class DSMix(nn.Module):
+    """DSMix augmentation (METHODS.md §4.3 [PROPOSAL weights]).
+
+    Args:
+        mix: Images per mixed sample, 2 or 3 (the paper: 3). Each sample draws k ∈ {1..mix−1}
+            extra sources uniformly, each of a category (type, level) different from the base
+            and from each other; samples without enough such partners mix fewer.
+        weights: ``"dsm"`` (default: DSM energy share) or ``"area"`` (plain CutMix).
+        n_types: Size of the type label space (KADIS: 25; SHDIQA's list: 24).
+        n_levels: Size of the level label space (5).
+        pool: DSM cell size p for ``dsm_pool`` when references are given (DSMix: 8).
+        eps: Energy below which the weights fall back to the area share.
+        backend: ``dsm_pool``'s backend when references are given.
+    """
+
+    def __init__(self, mix: int = 3, weights: str = "dsm", n_types: int = 25, n_levels: int = 5, pool: int = 8,
+                 eps: float = 1e-8, backend: str = "auto") -> None:
+        super().__init__()
+        if mix not in (2, 3):
+            raise ValueError(f"DSMix: mix must be 2 or 3, got {mix}")
+        if weights not in ("dsm", "area"):
+            raise ValueError(f"DSMix: weights must be 'dsm' or 'area', got {weights!r}")
+        self.mix, self.weights, self.n_types, self.n_levels = mix, weights, n_types, n_levels
+        self.pool, self.eps, self.backend = pool, eps, backend
+
+    def _dsm(self, x: Tensor, ref: Tensor | None, dsm: Tensor | None) -> Tensor | None:
+        if self.weights == "area":
+            return None
+        if dsm is None:
+            if ref is None:
+                raise ValueError("DSMix: weights='dsm' needs dsm= (predicted maps) or ref= (references for the "
+                                 "ground-truth map)")
+            from pyiqa_fast.ops.dsm_pool import dsm_pool
+
+            dsm = dsm_pool(ref, x, pool=self.pool, ceil_mode=True, backend=self.backend)
+        if dsm.dim() != 4 or dsm.shape[0] != x.shape[0] or dsm.shape[1] != 1:
+            raise ValueError(f"DSMix: dsm must have shape (B, 1, h, w) with B = {x.shape[0]}, got {tuple(dsm.shape)}")
+        return F.interpolate(dsm.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def forward(
+        self,
+        x: Tensor,
+        type_labels: Tensor,
+        level_labels: Tensor,
+        *,
+        dsm: Tensor | None = None,
+        ref: Tensor | None = None,
+        is_reference: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> DSMixOutput:
+        """Mixes a batch.
+
+        Args:
+            x: Tensor[B, 3, H, W], distorted images.
+            type_labels: int Tensor[B], type ids in [0, n_types).
+            level_labels: int Tensor[B], level ids in [0, n_levels).
+            dsm: Tensor[B, 1, h, w], the DSMs of x (e.g. predicted by the frozen DSM model);
+                upsampled bilinearly to H×W.
+            ref: Tensor[B, 3, H, W], references of x: the ground-truth DSM ``dsm_pool(ref, x)``
+                is used when ``dsm`` is None.
+            is_reference: bool Tensor[B], pristine samples: neither mixed nor used as sources.
+            generator: Random source of partners and boxes.
+        """
+        batch, _, height, width = x.shape
+        type_labels, level_labels = type_labels.long().view(-1), level_labels.long().view(-1)
+        for name, t, n in (("type_labels", type_labels, self.n_types), ("level_labels", level_labels, self.n_levels)):
+            if t.numel() != batch:
+                raise ValueError(f"DSMix: {name} must have {batch} entries, got {t.numel()}")
+            if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
+                raise ValueError(f"DSMix: {name} must be in [0, {n}), got values in [{int(t.min())}, {int(t.max())}]")
+        up = self._dsm(x, ref, dsm)
+        pristine = torch.zeros(batch, dtype=torch.bool) if is_reference is None else is_reference.cpu().bool()
+        category = (type_labels * self.n_levels + level_labels).cpu()
+        sources = torch.full((batch, self.mix), -1, dtype=torch.long)
+        sources[:, 0] = torch.arange(batch)
+        owner = torch.zeros(batch, height, width, dtype=torch.long)  # column of the visible source
+        for b in range(batch):
+            if pristine[b]:
+                continue
+            k = int(torch.randint(1, self.mix, (), generator=generator))
+            used = {int(category[b])}
+            for j in torch.randperm(batch, generator=generator).tolist():
+                if len(used) > k:
+                    break
+                if j == b or pristine[j] or int(category[j]) in used:
+                    continue
+                col = len(used)
+                used.add(int(category[j]))
+                sources[b, col] = j
+                y0, y1, x0, x1 = cutmix_box(height, width, generator)
+                owner[b, y0:y1, x0:x1] = col  # later boxes overwrite earlier ones
+        owner = owner.to(x.device)
+        masks = owner.unsqueeze(1) == torch.arange(self.mix, device=x.device).view(1, -1, 1, 1)
+        masks &= (sources >= 0).to(x.device).view(batch, self.mix, 1, 1)
+        gather = sources.clamp(min=0).to(x.device)
+        mixed = torch.zeros_like(x)
+        for col in range(self.mix):
+            mixed = torch.where(masks[:, col : col + 1], x[gather[:, col]], mixed)
+        area = masks.flatten(2).sum(-1).float()
+        share = area / area.sum(1, keepdim=True)
+        if up is None:
+            weights = share
+        else:
+            energy = (masks.float() * up[gather].view(batch, self.mix, height, width)).flatten(2).sum(-1)
+            total = energy.sum(1, keepdim=True)
+            weights = torch.where(total < self.eps, share, energy / total.clamp_min(self.eps))
+        dev_sources = sources.to(x.device)
+        valid = dev_sources >= 0
+        types = torch.where(valid, type_labels.to(x.device)[gather], 0)
+        levels = torch.where(valid, level_labels.to(x.device)[gather], 0)
+        weights = torch.where(valid, weights, 0.0)
+        type_targets = torch.zeros(batch, self.n_types, device=x.device).scatter_add_(1, types, weights)
+        level_targets = torch.zeros(batch, self.n_levels, device=x.device).scatter_add_(1, levels, weights)
+        return DSMixOutput(mixed, type_targets, level_targets, dev_sources, weights, masks)
+
+    def extra_repr(self) -> str:
+        return f"mix={self.mix}, weights={self.weights!r}, n_types={self.n_types}, n_levels={self.n_levels}"
