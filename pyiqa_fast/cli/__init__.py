@@ -19,6 +19,23 @@ def _build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every op on every available backend and compare")
     demo.add_argument("-n", "--batch-size", type=int, default=4096, help="loss batch size (default 4096)")
     demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend (default 20)")
+
+    dist = commands.add_parser("distortions", help="the distortion catalogue and pictures of it")
+    dist_commands = dist.add_subparsers(dest="action", metavar="ACTION", required=True)
+    grid = dist_commands.add_parser("grid", help="draw every type at its five levels on a photo (PNG)")
+    grid.add_argument("--image", default="astronaut",
+                      help="image file, or a scikit-image photo name (default: astronaut)")
+    grid.add_argument("--out", default="distortions_grid.png", help="output PNG (default: distortions_grid.png)")
+    grid.add_argument("--preset", default="reiqa", choices=("reiqa", "kadis", "arniqa"))
+    grid.add_argument("--types", default="shdiqa24", choices=("shdiqa24", "reiqa26", "arniqa24"))
+    grid.add_argument("--size", type=int, default=112, help="tile size in pixels (default 112, at least 49)")
+    grid.add_argument("--seed", type=int, default=0)
+    grid.add_argument("--no-block-example", dest="block_example", action="store_false",
+                      help="leave out the block-wise degradation example")
+    grid.add_argument("--backend", default="auto")
+    listing = dist_commands.add_parser("list", help="ids, names, cost classes and level values")
+    listing.add_argument("--preset", default=None, choices=("reiqa", "kadis", "arniqa"))
+    listing.add_argument("--types", default=None, choices=("shdiqa24", "reiqa26", "arniqa24"))
     return parser
 
 
@@ -34,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             from pyiqa_fast.cli.demo import run_demo
 
             return run_demo(batch_size=args.batch_size, repeats=args.repeats)
+        if args.command == "distortions":
+            from pyiqa_fast.cli.distortions import run_grid, run_list
+
+            if args.action == "grid":
+                return run_grid(args.image, args.out, args.preset, args.types, args.size, args.seed,
+                                args.block_example, args.backend)
+            return run_list(args.preset, args.types)
     except (ValueError, TypeError, RuntimeError) as exc:
         print(f"pyiqa-fast {args.command}: error: {exc}", file=sys.stderr)
         return 2
