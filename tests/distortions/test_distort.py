@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyiqa_fast import BackendUnavailableError
-from pyiqa_fast.distortions import SPECS, DistortionParams, list_distortions, sample_params, spec
-from pyiqa_fast.distortions import philox
+from pyiqa_fast.distortions import SPECS, DistortionParams, list_distortions, philox, sample_params, spec
 from pyiqa_fast.distortions.params import AUX_SIZE, block_bounds
 from pyiqa_fast.ops import distort
 from tests._utils import assert_close
