@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.testing._internal.optests import generate_opcheck_tests
 
-from pyiqa_fast.ops import block_attention, dsm_pool, margin_ranking_loss, partition_groups
+from pyiqa_fast.ops import block_attention, distort, dsm_pool, margin_ranking_loss, partition_groups
 
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
 
@@ -98,6 +98,28 @@ class TestBlockAttentionOps(unittest.TestCase):
         self._check("cuda", "cuda", torch.float32)
 
 
+class TestDistortOps(unittest.TestCase):
+    def _check(self, dtype, partition, crop):
+        from pyiqa_fast.distortions import sample_params
+
+        x = torch.rand(2, 3, 24, 20, generator=torch.Generator().manual_seed(0)).to(dtype)
+        k = 1 if partition == "whole" else 2
+        p = sample_params([[7] * k, [14] * k], [[0] * k, [3] * k], partition=partition, seed=0)
+        out = distort(x, p, backend="cpu", block_mode="crop" if crop else "composite")
+        self.assertEqual(out.shape, x.shape)
+
+    def test_cpu_float32(self):
+        self._check(torch.float32, "whole", False)
+
+    def test_cpu_uint8_vertical_crop(self):
+        self._check(torch.uint8, "vertical", True)
+
+
+generate_opcheck_tests(
+    TestDistortOps,
+    ["pyiqa_fast"],
+    str(Path(__file__).resolve().parents[1] / "optests_failures_dict.json"),
+)
 generate_opcheck_tests(
     TestMarginRankingLossOps,
     ["pyiqa_fast"],
