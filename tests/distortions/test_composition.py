@@ -1,0 +1,182 @@
+"""BlockDegradation (SHDIQA BDM, METHODS.md §3.2), DSMix (METHODS.md §4.3), create_distortion."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from pyiqa_fast.distortions import BlockDegradation, DSMix, create_distortion, sample_params, spec
+from pyiqa_fast.distortions.block import token_block_map
+from pyiqa_fast.distortions.params import block_bounds
+from pyiqa_fast.distortions.registry import shdiqa4_levels
+from pyiqa_fast.ops import distort, dsm_pool
+
+
+def _photos(batch=4, size=64):
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(batch, 3, size // 8, size // 8, generator=g)
+    return torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)
+
+
+@pytest.mark.parametrize("partition, blocks, expected_map", [
+    ("vertical", 2, [[0] * 7 + [1] * 7] * 14),
+    ("horizontal", 2, [[0] * 14] * 7 + [[1] * 14] * 7),
+    ("grid2x2", 4, [[0] * 7 + [1] * 7] * 7 + [[2] * 7 + [3] * 7] * 7),
+])
+def test_block_degradation_outputs_and_token_map(partition, blocks, expected_map):
+    bdm = BlockDegradation(partition)
+    g = torch.Generator().manual_seed(1)
+    x = _photos(6, 224)
+    out = bdm(x, generator=g)
+    assert out.degraded.shape == x.shape and out.degraded.dtype == x.dtype
+    assert out.block_map.dtype == torch.int8 and out.block_map.shape == (6, 14, 14)
+    assert out.block_map[0].tolist() == expected_map
+    assert out.type_labels.shape == (6, blocks) and out.level_labels.shape == (6, blocks)
+    for row in out.type_labels.tolist():
+        assert len(set(row)) == blocks and all(0 <= t < 24 for t in row)  # distinct types per sample
+    assert int(out.level_labels.min()) >= 0 and int(out.level_labels.max()) <= 3
+    # The level applied is the label-th kept level of the type (DISTORTIONS.md §10.3).
+    for b in range(6):
+        for k in range(blocks):
+            t, label = int(out.type_labels[b, k]), int(out.level_labels[b, k])
+            assert int(out.params.levels[b, k, 0]) == shdiqa4_levels(t)[label]
+    # Replaying the record reproduces the batch bitwise.
+    assert torch.equal(distort(x, out.params), out.degraded)
+
+
+def test_block_degradation_levels_drop_the_near_identity_level():
+    assert shdiqa4_levels(spec("mean_shift").id) == (0, 1, 3, 4)
+    assert shdiqa4_levels(spec("contrast").id) == (0, 1, 3, 4)
+    assert shdiqa4_levels(spec("gaussian_blur").id) == (1, 2, 3, 4)
+
+
+def test_block_degradation_is_seeded_by_the_generator_and_blocks_are_composite():
+    bdm = BlockDegradation("vertical")
+    x = _photos(3, 64)
+    a = bdm(x, generator=torch.Generator().manual_seed(5))
+    b = bdm(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a.degraded, b.degraded) and torch.equal(a.type_labels, b.type_labels)
+    for k, (y0, y1, x0, x1) in enumerate(block_bounds(64, 64, (1, 2))):
+        pick = lambda t: t[:, k : k + 1].contiguous()  # noqa: E731
+        whole = replace(a.params, types=pick(a.params.types), levels=pick(a.params.levels),
+                        values=pick(a.params.values), seeds=pick(a.params.seeds), aux=pick(a.params.aux),
+                        partition=(1, 1))
+        assert torch.equal(a.degraded[..., y0:y1, x0:x1], distort(x, whole)[..., y0:y1, x0:x1])
+
+
+def test_block_degradation_chains():
+    bdm = BlockDegradation("vertical", max_per_block=2, chain_prob=1.0)
+    out = bdm(_photos(4, 64), generator=torch.Generator().manual_seed(2))
+    assert out.params.types.shape == (4, 2, 2)
+    assert bool((out.params.types[..., 1] >= 0).all())
+    assert bool((out.params.levels[..., 1] <= out.params.levels[..., 0]).all())
+    assert torch.equal(out.params.types[..., 0].long(), out.type_labels)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(partition="diagonal"), "partition must be one of"),
+    (dict(partition=(5, 5)), "25 blocks need as many distinct types, the type list has 24"),
+    (dict(types="shdiqa24", preset="kadis"), "are not defined in preset 'kadis'"),
+    (dict(levels=(0, 7)), "levels must be 'shdiqa4', 'all' or indices in 0..4"),
+    (dict(max_per_block=3), "max_per_block must be 1 or 2, got 3"),
+    (dict(block_mode="tiles"), "block_mode must be 'composite' or 'crop'"),
+])
+def test_block_degradation_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        BlockDegradation(**kwargs)
+
+
+def test_token_block_map_for_odd_grids():
+    m = token_block_map(96, 64, (3, 2), 16)
+    assert m.shape == (6, 4)
+    assert m.tolist() == [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3], [4, 4, 5, 5], [4, 4, 5, 5]]
+
+
+# ---------------------------------------------------------------------------------------------
+# DSMix
+# ---------------------------------------------------------------------------------------------
+
+def _mix_inputs(batch=8, size=32):
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(batch, 3, size, size, generator=g)
+    types = torch.arange(batch) % 5
+    levels = torch.arange(batch) % 3
+    dsm = torch.rand(batch, 1, size // 8, size // 8, generator=g)
+    return x, types, levels, dsm
+
+
+@pytest.mark.parametrize("mix", [2, 3])
+def test_dsmix_mixes_pixels_by_masks_and_weights_by_dsm_energy(mix):
+    x, types, levels, dsm = _mix_inputs()
+    out = DSMix(mix=mix, n_types=5, n_levels=3)(x, types, levels, dsm=dsm, generator=torch.Generator().manual_seed(0))
+    assert out.mixed.shape == x.shape and out.sources.shape == (8, mix)
+    assert torch.equal(out.sources[:, 0], torch.arange(8))
+    assert bool((out.masks.sum(1) == 1).all())  # every pixel has exactly one visible source
+    up = torch.nn.functional.interpolate(dsm, size=(32, 32), mode="bilinear", align_corners=False)
+    for b in range(8):
+        used = [int(s) for s in out.sources[b] if s >= 0]
+        categories = {(int(types[s]), int(levels[s])) for s in used}
+        assert len(categories) == len(used)  # distinct categories
+        energy = torch.tensor([float((out.masks[b, j] * up[s, 0]).sum()) for j, s in enumerate(used)])
+        torch.testing.assert_close(out.weights[b, : len(used)], (energy / energy.sum()).float())
+        for j, s in enumerate(used):
+            assert torch.equal(out.mixed[b][:, out.masks[b, j]], x[s][:, out.masks[b, j]])
+    torch.testing.assert_close(out.type_targets.sum(1), torch.ones(8))
+    torch.testing.assert_close(out.level_targets.sum(1), torch.ones(8))
+    expected = torch.zeros(8, 5)
+    for b in range(8):
+        for j in range(mix):
+            if out.sources[b, j] >= 0:
+                expected[b, types[out.sources[b, j]]] += out.weights[b, j]
+    torch.testing.assert_close(out.type_targets, expected)
+
+
+def test_dsmix_area_weights_are_visible_area_shares_and_references_are_not_mixed():
+    x, types, levels, _ = _mix_inputs()
+    pristine = torch.zeros(8, dtype=torch.bool)
+    pristine[:2] = True
+    out = DSMix(mix=3, weights="area", n_types=5, n_levels=3)(x, types, levels, is_reference=pristine,
+                                                               generator=torch.Generator().manual_seed(1))
+    area = out.masks.flatten(2).sum(-1).float() / (32 * 32)
+    torch.testing.assert_close(out.weights, area)
+    assert torch.equal(out.mixed[:2], x[:2]) and bool((out.sources[:2, 1:] == -1).all())
+    assert not bool(torch.isin(out.sources[2:, 1:], torch.tensor([0, 1])).any())
+
+
+def test_dsmix_ground_truth_dsm_from_references_uses_dsm_pool():
+    x, types, levels, _ = _mix_inputs()
+    ref = torch.rand_like(x)
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    mixer = DSMix(mix=2, n_types=5, n_levels=3)
+    from_ref = mixer(x, types, levels, ref=ref, generator=g1)
+    given = mixer(x, types, levels, dsm=dsm_pool(ref, x, pool=8), generator=g2)
+    torch.testing.assert_close(from_ref.weights, given.weights)
+
+
+def test_dsmix_errors():
+    x, types, levels, dsm = _mix_inputs()
+    with pytest.raises(ValueError, match="mix must be 2 or 3, got 4"):
+        DSMix(mix=4)
+    with pytest.raises(ValueError, match="weights='dsm' needs dsm="):
+        DSMix(n_types=5, n_levels=3)(x, types, levels)
+    with pytest.raises(ValueError, match=r"type_labels must be in \[0, 4\)"):
+        DSMix(n_types=4, n_levels=3)(x, types, levels, dsm=dsm)
+    with pytest.raises(ValueError, match=r"dsm must have shape \(B, 1, h, w\) with B = 8"):
+        DSMix(n_types=5, n_levels=3)(x, types, levels, dsm=dsm[:3])
+
+
+def test_create_distortion():
+    d = create_distortion("gaussian_blur", levels=2)
+    x = _photos(2, 32)
+    out = d(x, generator=torch.Generator().manual_seed(0))
+    params = d.sample(2, generator=torch.Generator().manual_seed(0))
+    assert params.levels.flatten().tolist() == [2, 2] and params.types.flatten().tolist() == [5, 5]
+    assert torch.equal(out, distort(x, params))
+    assert not torch.equal(out, distort(x, sample_params([5, 5], [3, 3], seed=0)))
+    with pytest.raises(ValueError, match="'resize_bicubic' is not defined in preset 'arniqa'"):
+        create_distortion("resize_bicubic", preset="arniqa")
+    with pytest.raises(ValueError, match="levels must be indices in 0..4"):
+        create_distortion("jpeg", levels=(5,))
+    assert "gaussian_blur" in repr(d)
