@@ -228,7 +228,7 @@ def plcc(pred: Any, target: Any, *, fit: str = "none", nan_policy: str = "raise"
         ConstantInputWarning: A row of ``pred`` or ``target`` is constant (result NaN, no fit).
 
     Example:
-        >>> float(plcc([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]))
+        >>> round(float(plcc([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])), 12)
         1.0
     """
     check_choice("fit", fit, FITS)

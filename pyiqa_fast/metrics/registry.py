@@ -134,8 +134,8 @@ def create_metric(name: str, device: str | torch.device | None = None, as_loss: 
 
     Example:
         >>> m = create_metric("srcc")
-        >>> m.lower_better, float(m([1, 2, 3], [1, 2, 3]))
-        (False, 1.0)
+        >>> m.lower_better, round(float(m([1, 2, 3], [3, 2, 1])), 12)
+        (False, -1.0)
     """
     spec = _lookup(name)
     if as_loss:
