@@ -22,6 +22,8 @@ __all__ = [
     "distortions",
     "get_default_backend",
     "losses",
+    "metrics",
+    "models",
     "ops",
     "set_default_backend",
 ]
@@ -29,7 +31,7 @@ __all__ = [
 
 def __getattr__(name: str):
     # Lazy submodules keep `import pyiqa_fast` cheap.
-    if name in ("ops", "losses", "distortions"):
+    if name in ("ops", "losses", "distortions", "metrics", "models"):
         import importlib
 
         return importlib.import_module(f"pyiqa_fast.{name}")
