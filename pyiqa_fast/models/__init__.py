@@ -1,0 +1,37 @@
+"""IQA models: registry (``create_model``, ``list_models``) and architectures.
+
+Importing this package registers every architecture but imports no model dependency (timm is
+imported when a timm-based model is built).
+
+Example:
+    >>> from pyiqa_fast.models import create_model, list_models
+    >>> "deiqt_vit_s16" in list_models()
+    True
+"""
+
+from __future__ import annotations
+
+from pyiqa_fast.models import deiqt  # noqa: F401  (registers the DEIQT architectures)
+from pyiqa_fast.models.deiqt import DEIQT
+from pyiqa_fast.models.registry import (
+    CheckpointError,
+    PretrainedCfg,
+    UnknownModelError,
+    create_model,
+    get_pretrained_cfg,
+    list_models,
+    load_checkpoint,
+    register_model,
+)
+
+__all__ = [
+    "DEIQT",
+    "CheckpointError",
+    "PretrainedCfg",
+    "UnknownModelError",
+    "create_model",
+    "get_pretrained_cfg",
+    "list_models",
+    "load_checkpoint",
+    "register_model",
+]

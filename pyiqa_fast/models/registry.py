@@ -1,0 +1,328 @@
+"""Model registry: ``@register_model`` factories, ``PretrainedCfg`` records, local-only weights.
+
+timm-style (STYLE.md §9): a factory ``fn(pretrained=False, checkpoint_path=None, **kw)`` is
+registered under its function name (the architecture id, e.g. ``deiqt_vit_s16``); its pretrained
+configurations are keyed ``arch.tag`` (``deiqt_vit_s16.koniq``), the untagged ``arch`` entry being
+the architecture's defaults (input size, normalisation, paper). pyiqa_fast never downloads:
+weights come from ``checkpoint_path=`` or from a :class:`PretrainedCfg` whose ``file`` exists on
+this machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from pyiqa_fast._backends import BACKEND_NAMES
+
+__all__ = [
+    "CheckpointError",
+    "PretrainedCfg",
+    "UnknownModelError",
+    "create_model",
+    "get_pretrained_cfg",
+    "list_models",
+    "load_checkpoint",
+    "register_model",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class UnknownModelError(ValueError):
+    """A model id (architecture or ``arch.tag``) that the registry does not know."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable, or does not match the model's parameters."""
+
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """What a set of weights is and how to feed the model it belongs to.
+
+    Attributes:
+        file: Local path of the weights (``~`` and env vars expanded); None if none exist yet.
+        url: Where the weights were published (documentation only: never fetched).
+        hf_hub_id: Hugging Face Hub id (documentation only: never fetched).
+        sha256: Expected checksum of ``file`` (checked when set).
+        input_size: ``(C, H, W)`` the model takes.
+        crop_mode: How test images are brought to ``input_size`` (e.g. ``"random_crops"``).
+        mean: Per-channel normalisation mean applied to [0, 1] RGB.
+        std: Per-channel normalisation std.
+        score_range: ``(low, high)`` of the training labels the scores follow; None if untrained.
+        lower_better: Whether a lower score means better quality.
+        train_dataset: Dataset the weights were trained on.
+        protocol: Evaluation protocol preset name (METHODS.md §1.3).
+        reported_srcc_plcc: ``(SRCC, PLCC)`` the weights reach on their test split.
+        license: Licence of the weights.
+        paper: Citation of the method.
+    """
+
+    file: str | None = None
+    url: str | None = None
+    hf_hub_id: str | None = None
+    sha256: str | None = None
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    crop_mode: str | None = None
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    score_range: tuple[float, float] | None = None
+    lower_better: bool = False
+    train_dataset: str | None = None
+    protocol: str | None = None
+    reported_srcc_plcc: tuple[float, float] | None = None
+    license: str | None = None
+    paper: str | None = None
+
+    @property
+    def has_weights(self) -> bool:
+        """True when ``file`` names an existing file on this machine."""
+        return self.file is not None and os.path.isfile(_expand(self.file))
+
+
+# arch -> factory; arch -> {tag: cfg} ("" is the untagged default); old id -> new id.
+_ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
+_PRETRAINED_CFGS: dict[str, dict[str, PretrainedCfg]] = {}
+_ALIASES: dict[str, str] = {}
+_DEPRECATED: dict[str, str] = {}
+
+
+def register_model(fn: Callable[..., nn.Module] | None = None, *,
+                   default_cfgs: Mapping[str, PretrainedCfg] | None = None,
+                   aliases: Iterable[str] = (), deprecated_names: Iterable[str] = ()):
+    """Register a model factory under its function name.
+
+    Args:
+        fn: The factory, ``fn(pretrained=False, checkpoint_path=None, **kw) -> nn.Module``.
+        default_cfgs: Pretrained configurations keyed ``"tag"`` or ``"arch.tag"``; ``""`` (or the
+            bare arch) is the architecture default. A default with no weights is added if absent.
+        aliases: Other ids that resolve to this architecture silently.
+        deprecated_names: Former ids that still resolve, with a ``FutureWarning``.
+
+    Example:
+        >>> @register_model(default_cfgs={"": PretrainedCfg()})
+        ... def my_net(pretrained=False, **kw): ...
+    """
+
+    def decorate(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        arch = factory.__name__
+        if arch in _ENTRYPOINTS or arch in _ALIASES or arch in _DEPRECATED:
+            raise ValueError(f"model {arch!r} is already registered")
+        _ENTRYPOINTS[arch] = factory
+        cfgs: dict[str, PretrainedCfg] = {}
+        for key, cfg in (default_cfgs or {}).items():
+            key_arch, _, tag = key.rpartition(".") if "." in key else (arch, "", key)
+            if key == arch:
+                tag = ""
+            elif key_arch != arch:
+                raise ValueError(f"pretrained cfg {key!r} does not belong to {arch!r}")
+            cfgs[tag] = cfg
+        cfgs.setdefault("", PretrainedCfg())
+        _PRETRAINED_CFGS[arch] = cfgs
+        for alias in aliases:
+            _ALIASES[alias] = arch
+        for old in deprecated_names:
+            _DEPRECATED[old] = arch
+        return factory
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _known_ids() -> list[str]:
+    return sorted(_ENTRYPOINTS) + sorted(_ALIASES) + sorted(_DEPRECATED)
+
+
+def _resolve_arch(arch: str) -> str:
+    if arch in _ENTRYPOINTS:
+        return arch
+    if arch in _ALIASES:
+        return _ALIASES[arch]
+    if arch in _DEPRECATED:
+        new = _DEPRECATED[arch]
+        warnings.warn(f"model id {arch!r} is renamed {new!r}; the old id will be removed",
+                      FutureWarning, stacklevel=3)
+        return new
+    close = difflib.get_close_matches(arch, _known_ids(), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise UnknownModelError(f"unknown model {arch!r}.{hint} Known models: {', '.join(list_models())}"
+                            f" (list_models() lists them; list_models(pretrained=True) those with weights)")
+
+
+def _split(name: str) -> tuple[str, str]:
+    arch, _, tag = name.partition(".")
+    return arch, tag
+
+
+def get_pretrained_cfg(name: str) -> PretrainedCfg:
+    """The :class:`PretrainedCfg` of ``"arch"`` (defaults) or ``"arch.tag"``.
+
+    Raises:
+        UnknownModelError: Unknown architecture or tag (the message lists the known ones).
+    """
+    arch, tag = _split(name)
+    arch = _resolve_arch(arch)
+    cfgs = _PRETRAINED_CFGS[arch]
+    if tag not in cfgs:
+        tags = ", ".join(f"{arch}.{t}" for t in sorted(cfgs) if t) or "none"
+        raise UnknownModelError(f"unknown pretrained tag {tag!r} for {arch!r}; known tags: {tags}")
+    return cfgs[tag]
+
+
+def list_models(filter: str | Iterable[str] = "", pretrained: bool = False) -> list[str]:  # noqa: A002
+    """Registered model ids, sorted.
+
+    Args:
+        filter: Shell-style pattern(s) (``"deiqt*"``); empty keeps everything.
+        pretrained: List ``arch.tag`` ids whose weights file exists locally instead of architectures.
+
+    Example:
+        >>> "deiqt_vit_s16" in list_models("deiqt*")
+        True
+    """
+    if pretrained:
+        names = [f"{arch}.{tag}" for arch, cfgs in _PRETRAINED_CFGS.items()
+                 for tag, cfg in cfgs.items() if tag and cfg.has_weights]
+    else:
+        names = list(_ENTRYPOINTS)
+    patterns = [filter] if isinstance(filter, str) else list(filter)
+    patterns = [p for p in patterns if p]
+    if patterns:
+        names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
+    return sorted(names)
+
+
+def create_model(name: str, pretrained: bool = False, checkpoint_path: str | os.PathLike | None = None,
+                 pretrained_cfg_overlay: Mapping[str, Any] | None = None, backend: str = "auto",
+                 **kwargs: Any) -> nn.Module:
+    """Build a registered model, optionally loading local weights.
+
+    Args:
+        name: ``"arch"`` or ``"arch.tag"`` (see :func:`list_models`).
+        pretrained: Load the weights file named by the tag's :class:`PretrainedCfg`. Never downloads.
+        checkpoint_path: Load this local state dict instead (takes precedence over ``pretrained``).
+        pretrained_cfg_overlay: Fields replacing those of the resolved :class:`PretrainedCfg`.
+        backend: Backend of the fused ops the model calls (``"auto"``, ``"reference"``, ``"cpu"``,
+            ``"cuda"``, ``"triton"``).
+        **kwargs: Architecture arguments passed to the factory.
+
+    Returns:
+        The model in train mode (as ``torch.nn`` modules are built), with ``pretrained_cfg`` set.
+
+    Raises:
+        UnknownModelError: Unknown architecture or tag; the message lists the known ones.
+        CheckpointError: The weights file is missing or its keys/shapes do not match.
+
+    Example:
+        >>> model = create_model("deiqt_tiny").eval()
+    """
+    arch, tag = _split(name)
+    arch = _resolve_arch(arch)
+    cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
+    if pretrained_cfg_overlay:
+        cfg = dataclasses.replace(cfg, **dict(pretrained_cfg_overlay))
+    if pretrained and checkpoint_path is None:
+        if cfg.file is None:
+            raise CheckpointError(
+                f"no local weights are known for {name!r} (its PretrainedCfg has file=None); pass "
+                "checkpoint_path=... or pretrained_cfg_overlay={'file': ...}. pyiqa_fast never downloads.")
+        checkpoint_path = _expand(cfg.file)
+    return _ENTRYPOINTS[arch](pretrained=pretrained, checkpoint_path=checkpoint_path, pretrained_cfg=cfg,
+                              backend=backend, **kwargs)
+
+
+def check_backend(backend: str) -> str:
+    """Validate a ``backend=`` choice passed to a model (resolved later, per op call)."""
+    choices = ("auto",) + BACKEND_NAMES
+    if backend not in choices:
+        raise ValueError(f"backend must be one of {', '.join(choices)}, got {backend!r}")
+    return backend
+
+
+def _expand(path: str | os.PathLike) -> str:
+    return os.path.expandvars(os.path.expanduser(os.fspath(path)))
+
+
+def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    if path.endswith(".safetensors"):
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:  # pragma: no cover - safetensors comes with timm
+            raise ImportError(f"reading {path} needs safetensors: pip install safetensors") from exc
+        return load_file(path, device="cpu")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    # Unwrap the usual containers ({"model": ...} is what DEIQT's official code saves).
+    for key in ("model", "state_dict", "model_state_dict"):
+        if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
+            obj = obj[key]
+            break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"checkpoint {path} does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike, sha256: str | None = None,
+                    n_listed: int = 5) -> nn.Module:
+    """Load a local state dict into ``model`` strictly, with an error that says what differs.
+
+    Args:
+        model: The module to fill (in place).
+        checkpoint_path: A ``torch.save``d state dict (optionally under ``"model"``/``"state_dict"``,
+            ``module.`` prefixes stripped) or a ``.safetensors`` file.
+        sha256: Expected checksum of the file, if known.
+        n_listed: How many missing/unexpected/mismatched keys the error lists.
+
+    Returns:
+        ``model``.
+
+    Raises:
+        CheckpointError: The file is missing or unreadable, its checksum differs, or its keys or
+            shapes do not match the model's (the message names the file and lists a few keys).
+    """
+    path = _expand(checkpoint_path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint file not found: {path}")
+    if sha256 is not None:
+        import hashlib
+
+        hasher = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                hasher.update(chunk)
+        digest = hasher.hexdigest()
+        if digest != sha256:
+            raise CheckpointError(f"checkpoint {path} has sha256 {digest}, expected {sha256}")
+    state = _read_state_dict(path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        def show(keys: list[str]) -> str:
+            more = f", … (+{len(keys) - n_listed} more)" if len(keys) > n_listed else ""
+            return ", ".join(keys[:n_listed]) + more
+
+        parts = [f"checkpoint {path} does not match {type(model).__name__}:"]
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({show(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({show(unexpected)})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches ({show(shapes)})")
+        raise CheckpointError(" ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return model
