@@ -179,7 +179,11 @@ def run_case(args: argparse.Namespace, kind: str, batch: int, cpu_types: frozens
         fn = check = None
         if why is None:
             if p == "loop":
-                fn = loop_fn(x, params, args.loop_values)
+                try:
+                    fn = loop_fn(x, params, args.loop_values)
+                except ImportError as exc:  # kornia (ARNIQA's colour/filter library) not installed
+                    why = f"the ARNIQA loop needs {exc.name or exc}: pip install kornia"
+                    print(f"  skip {p} {kind} B={batch}: {why}", flush=True)
                 notes["correctness"] = "not checked: ARNIQA/ReIQA semantics, not reiqa's (its cost is measured)"
             else:
                 fn = functools.partial(distort, x, params, backend=p)
