@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -56,3 +58,25 @@ def test_block_attention_bench_smoke(tmp_path):
     for provider in ("eager_math", "sdpa_masked", "sdpa_permuted", "reference", "cpu"):
         assert all(r["correct"] and r["p50"] > 0 for r in by_provider[provider]), provider
     assert all(r["correct"] is None and r["p50"] > 0 for r in by_provider["sdpa_unmasked"])
+
+
+def test_distort_bench_quick(tmp_path):
+    pytest.importorskip("kornia")  # the ARNIQA loop baseline calls kornia, as upstream
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_distort", "--quick", "--no-memory", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (json_file,) = tmp_path.glob("*.json")
+    assert list(tmp_path.glob("*.csv")), "the CSV upsert is missing"
+    report = json.loads(json_file.read_text())
+    tables = {r["extra"]["table"] for r in report["results"]}
+    assert tables == {"type:mean_shift", "type:white_noise", "mixed24"}
+    # The per-image upstream loop always runs; cpu either passes its gate against the reference
+    # and is timed, or is skipped with the reason (a type this build has no kernel for).
+    loop_rows = [r for r in report["results"] if r["provider"] == "loop"]
+    assert len(loop_rows) == 3 and all(r["p50"] > 0 for r in loop_rows)
+    for r in report["results"]:
+        if r["provider"] == "cpu":
+            assert (r["correct"] and r["p50"] > 0) or (r["p50"] is None and r["skipped_reason"]), r
+    assert "us/img" in result.stdout
