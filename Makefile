@@ -9,8 +9,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 BUILD_DEPS := scikit-build-core pybind11 ninja cmake numpy pillow
 # scipy and scikit-image: upstream-faithful distortion references (tests/references) and real photos;
-# timm: the ViT blocks of DEIQT (the `models` extra).
-TEST_DEPS := pytest hypothesis scipy scikit-image timm
+# timm: the ViT blocks of DEIQT (the `models` extra); kornia: the per-image ARNIQA baseline of bench_distort.
+TEST_DEPS := pytest hypothesis scipy scikit-image timm kornia
 SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 PYTEST_ARGS ?=
 
