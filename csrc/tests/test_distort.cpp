@@ -231,6 +231,41 @@ void test_codec() {
     for (size_t i = 0; i < out.size(); ++i) exact = exact && out[i] == grey[i];
     expect(exact, "jpeg keeps flat grey", out[0] * 255, 128);
   }
+  // Coding only the MCU window around out_region gives, inside it, the whole image's result.
+  {
+    const int64_t H = 70, W = 93;
+    std::vector<double> img(3 * H * W);
+    uint32_t state = 12345;
+    for (double& v : img) {  // texture: fine detail exercises every DCT coefficient and chroma
+      state = state * 1664525u + 1013904223u;
+      v = (state >> 8) * (1.0 / 16777216.0);
+    }
+    for (int64_t i = 0; i < H * W; ++i) img[i] = 0.5 * img[i] + 0.5 * double(i % W) / W;
+    std::vector<double> full(img.size()), part(img.size());
+    const ds::OpFn<double> op = ds::cpu_operator<double>(ds::kJpeg);
+    const double aux[ds::kAuxSize] = {};
+    const ds::Rect whole{0, H, 0, W};
+    const ds::Rect regions[] = {{0, 35, 0, 46}, {35, 70, 46, 93}, {17, 18, 31, 33}, {9, 61, 23, 24},
+                                {0, 70, 46, 93}, {16, 32, 16, 32}, {15, 33, 15, 33}, {69, 70, 92, 93}};
+    for (const double q : {70.0, 7.0}) {
+      ds::OpArgs<double> a{img.data(), full.data(), H, W, whole, whole, 0, 0, q, ds::Preset::kReiqa, false, 0,
+                           aux, nullptr};
+      expect(op(a) == Status::kOk, "jpeg whole status");
+      for (const ds::Rect& r : regions) {
+        a.dst = part.data();
+        a.region = r;
+        a.out_region = r;
+        expect(op(a) == Status::kOk, "jpeg region status");
+        bool same = true;
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t y = r.y0; y < r.y1; ++y)
+            for (int64_t x = r.x0; x < r.x1; ++x) same = same && part[(c * H + y) * W + x] == full[(c * H + y) * W + x];
+        expect(same, "jpeg on an MCU window equals the whole image's coding", double(r.y0), double(r.x0));
+      }
+      a.dst = full.data();
+      a.out_region = whole;
+    }
+  }
   // Quality outside 1..100 is refused.
   {
     Table tab(1, 1, 1, false);

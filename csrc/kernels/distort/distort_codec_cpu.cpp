@@ -123,26 +123,40 @@ inline uint8_t to_byte(T v) {
   return s >= T(255) ? uint8_t{255} : static_cast<uint8_t>(s);
 }
 
-// §4.14. Codes the whole image given (composite: the 8×8 grid anchored at the image origin;
-// crop: at the block origin) and writes all of it.
+// The rows/columns [lo, hi) to code so that [y0, y1) decodes exactly as in the whole image of
+// size n: rounded out to the 16-pixel MCU grid (anchored at 0) after an 8-pixel margin. Coding is
+// MCU-local (8×8 DCT blocks, 2×2 chroma box downsampling inside the MCU); decoding's fancy
+// upsampling reads one chroma sample (2 pixels) across an edge, which the margin covers.
+inline void mcu_window(int64_t y0, int64_t y1, int64_t n, int64_t& lo, int64_t& hi) {
+  lo = y0 <= 8 ? 0 : (y0 - 8) / 16 * 16;
+  hi = y1 + 8 >= n ? n : (y1 + 8 + 15) / 16 * 16;
+  if (hi > n) hi = n;
+}
+
+// §4.14. The 8×8 grid is anchored at src(0, 0) (composite: the image origin; crop: the block
+// origin). Codes only the MCU-aligned window around out_region (bit-identical there to coding
+// the whole image given, see mcu_window) and writes that window.
 template <typename T>
 Status jpeg(const OpArgs<T>& a) {
   if (a.h < 1 || a.w < 1) return Status::kInvalidArgument;
   if (a.h > JPEG_MAX_DIMENSION || a.w > JPEG_MAX_DIMENSION) return Status::kInvalidArgument;
   const int quality = static_cast<int>(std::lround(a.value));
   if (quality < 1 || quality > 100) return Status::kInvalidArgument;
-  const int h = static_cast<int>(a.h), w = static_cast<int>(a.w);
-  const int64_t plane = a.h * a.w;
+  if (a.out_region.height() <= 0 || a.out_region.width() <= 0) return Status::kOk;
+  int64_t y0, y1, x0, x1;
+  mcu_window(a.out_region.y0, a.out_region.y1, a.h, y0, y1);
+  mcu_window(a.out_region.x0, a.out_region.x1, a.w, x0, x1);
+  const int64_t wh = y1 - y0, ww = x1 - x0, plane = a.h * a.w;
   thread_local std::vector<uint8_t> rgb;
-  rgb.resize(static_cast<size_t>(3 * plane));
+  rgb.resize(static_cast<size_t>(3 * wh * ww));
   uint8_t* pixels = rgb.data();
-  parallel_range(a, a.h, [&](int64_t begin, int64_t end) {
+  parallel_range(a, wh, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
-      const T* r = a.src + y * a.w;
+      const T* r = a.src + (y0 + y) * a.w + x0;
       const T* g = r + plane;
       const T* b = g + plane;
-      uint8_t* out = pixels + 3 * y * a.w;
-      for (int64_t x = 0; x < a.w; ++x) {
+      uint8_t* out = pixels + 3 * y * ww;
+      for (int64_t x = 0; x < ww; ++x) {
         out[3 * x] = to_byte(r[x]);
         out[3 * x + 1] = to_byte(g[x]);
         out[3 * x + 2] = to_byte(b[x]);
@@ -150,21 +164,21 @@ Status jpeg(const OpArgs<T>& a) {
     }
   });
   CompressState cs;
-  if (!compress(cs, pixels, h, w, quality)) {
+  if (!compress(cs, pixels, static_cast<int>(wh), static_cast<int>(ww), quality)) {
     std::free(cs.buffer);
     return Status::kInvalidArgument;
   }
   DecompressState ds;
-  const bool ok = decompress(ds, cs.buffer, cs.size, pixels, h, w);
+  const bool ok = decompress(ds, cs.buffer, cs.size, pixels, static_cast<int>(wh), static_cast<int>(ww));
   std::free(cs.buffer);
   if (!ok) return Status::kInvalidArgument;
-  parallel_range(a, a.h, [&](int64_t begin, int64_t end) {
+  parallel_range(a, wh, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
-      T* r = a.dst + y * a.w;
+      T* r = a.dst + (y0 + y) * a.w + x0;
       T* g = r + plane;
       T* b = g + plane;
-      const uint8_t* in = pixels + 3 * y * a.w;
-      for (int64_t x = 0; x < a.w; ++x) {
+      const uint8_t* in = pixels + 3 * y * ww;
+      for (int64_t x = 0; x < ww; ++x) {
         r[x] = static_cast<T>(in[3 * x]) / T(255);
         g[x] = static_cast<T>(in[3 * x + 1]) / T(255);
         b[x] = static_cast<T>(in[3 * x + 2]) / T(255);
