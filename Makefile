@@ -34,7 +34,8 @@ sanitize: $(VENV)/.deps
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
 	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda \
-		test_dsm_pool_cpu test_dsm_pool_cuda test_block_attention_cpu test_block_attention_cuda
+		test_dsm_pool_cpu test_dsm_pool_cuda test_block_attention_cpu test_block_attention_cuda test_distort_cpu
+	build/kernel-tests/test_distort_cpu  # no CUDA kernel yet (issue #6)
 	set -e; for op in margin_ranking_loss dsm_pool block_attention; do \
 		build/kernel-tests/test_$${op}_cpu; \
 		compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
@@ -46,6 +47,7 @@ bench: $(VENV)/.built
 	$(PY) -m bench.bench_margin_ranking_loss
 	$(PY) -m bench.bench_dsm_pool
 	$(PY) -m bench.bench_block_attention
+	$(PY) -m bench.bench_distort
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

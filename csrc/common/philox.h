@@ -24,7 +24,9 @@ struct Uint4 {
 
 PYIQA_FAST_HOST_DEVICE PYIQA_FAST_INLINE Uint4 philox4x32_10(Uint4 c, uint32_t k0, uint32_t k1) {
   constexpr uint32_t kM0 = 0xD2511F53u, kM1 = 0xCD9E8D57u, kW0 = 0x9E3779B9u, kW1 = 0xBB67AE85u;
+#if defined(__CUDACC__)
 #pragma unroll
+#endif
   for (int round = 0; round < 10; ++round) {
     const uint64_t p0 = static_cast<uint64_t>(kM0) * c.x;
     const uint64_t p1 = static_cast<uint64_t>(kM1) * c.z;
