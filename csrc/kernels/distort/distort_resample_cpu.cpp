@@ -130,11 +130,73 @@ void pillow_resize(const OpArgs<T>& a, const T* in, int64_t h_in, int64_t w_in, 
   }
 }
 
+// compat: Pillow's 8-bit path (Resample.c normalize_coeffs_8bpc, ImagingResample*_8bpc) on
+// integer images: weights round(w·2²²) (half away from zero), each pass + 2²¹ >> 22, clip 0..255.
+constexpr int kPrecisionBits = 22;
+
+std::vector<int64_t> fixed_weights(const AxisWeights<double>& t) {
+  std::vector<int64_t> k(t.w.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    const double v = t.w[i] * static_cast<double>(int64_t{1} << kPrecisionBits);
+    k[i] = static_cast<int64_t>(v < 0 ? std::trunc(v - 0.5) : std::trunc(v + 0.5));
+  }
+  return k;
+}
+
+inline int64_t fixed_round(int64_t acc) {
+  const int64_t v = (acc + (int64_t{1} << (kPrecisionBits - 1))) >> kPrecisionBits;
+  return v < 0 ? 0 : (v > 255 ? 255 : v);
+}
+
+// (3, h_in, w_in) → (3, h_out, w_out), int64 values 0..255.
+void pillow_resize_uint8(const int64_t* in, int64_t h_in, int64_t w_in, int64_t* out, int64_t h_out, int64_t w_out,
+                         double (*filter)(double), double base) {
+  std::vector<int64_t> mid;
+  const int64_t* cur = in;
+  if (w_in != w_out) {
+    AxisWeights<double> tw(w_in, w_out, filter, base);
+    const std::vector<int64_t> k = fixed_weights(tw);
+    mid.resize(3 * h_in * w_out);
+    for (int64_t r = 0; r < 3 * h_in; ++r)
+      for (int64_t i = 0; i < w_out; ++i) {
+        int64_t acc = 0;
+        for (int64_t j = 0; j < tw.len[i]; ++j) acc += cur[r * w_in + tw.start[i] + j] * k[i * tw.ksize + j];
+        mid[r * w_out + i] = fixed_round(acc);
+      }
+    cur = mid.data();
+  }
+  if (h_in != h_out) {
+    AxisWeights<double> th(h_in, h_out, filter, base);
+    const std::vector<int64_t> k = fixed_weights(th);
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < h_out; ++i)
+        for (int64_t x = 0; x < w_out; ++x) {
+          int64_t acc = 0;
+          for (int64_t j = 0; j < th.len[i]; ++j) acc += cur[(c * h_in + th.start[i] + j) * w_out + x] * k[i * th.ksize + j];
+          out[(c * h_out + i) * w_out + x] = fixed_round(acc);
+        }
+  } else {
+    std::copy(cur, cur + 3 * h_in * w_out, out);
+  }
+}
+
 template <typename T>
 Status down_up(const OpArgs<T>& a, double (*filter)(double), double base) {
   const double k = a.value;
   const int64_t hs = std::max<int64_t>(1, static_cast<int64_t>(std::floor(static_cast<double>(a.h) / k)));
   const int64_t ws = std::max<int64_t>(1, static_cast<int64_t>(std::floor(static_cast<double>(a.w) / k)));
+  if (a.compat) {
+    const int64_t n = 3 * a.h * a.w;
+    std::vector<int64_t> q(n), small(3 * hs * ws), back(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = std::floor(static_cast<double>(a.src[i]) * 255 + 0.5);
+      q[i] = static_cast<int64_t>(std::min(std::max(v, 0.0), 255.0));
+    }
+    pillow_resize_uint8(q.data(), a.h, a.w, small.data(), hs, ws, filter, base);
+    pillow_resize_uint8(small.data(), hs, ws, back.data(), a.h, a.w, filter, base);
+    for (int64_t i = 0; i < n; ++i) a.dst[i] = static_cast<T>(static_cast<double>(back[i]) / 255);
+    return Status::kOk;
+  }
   std::vector<T> small(3 * hs * ws), scratch(3 * std::max(a.h * ws, hs * a.w));
   pillow_resize(a, a.src, a.h, a.w, small.data(), hs, ws, scratch, filter, base);
   pillow_resize(a, small.data(), hs, ws, a.dst, a.h, a.w, scratch, filter, base);

@@ -77,30 +77,59 @@ def pillow_resize(img: Tensor, height: int, width: int, name: str) -> Tensor:
     return out
 
 
-def _down_up(img: Tensor, k: float, name: str) -> Tensor:
+PRECISION_BITS = 22  # Pillow Resample.c: 32 − 8 − 2
+
+
+def pillow_weights_fixed(n_in: int, n_out: int, name: str) -> Tensor:
+    """Pillow's 8-bit weights (normalize_coeffs_8bpc): round half away from zero of w·2²²."""
+    w = pillow_weights(n_in, n_out, name) * (1 << PRECISION_BITS)
+    return torch.where(w < 0, torch.trunc(w - 0.5), torch.trunc(w + 0.5)).long()
+
+
+def _fixed_pass(acc: Tensor) -> Tensor:
+    return ((acc + (1 << (PRECISION_BITS - 1))) >> PRECISION_BITS).clamp(0, 255)
+
+
+def pillow_resize_uint8(img: Tensor, height: int, width: int, name: str) -> Tensor:
+    """Pillow ``resize`` of a uint8 image held as int64 (3, h, w): fixed-point weights, each pass
+    rounded and clipped to 0..255."""
+    out = img
+    if out.shape[-1] != width:
+        out = _fixed_pass(out @ pillow_weights_fixed(out.shape[-1], width, name).T)
+    if out.shape[-2] != height:
+        out = _fixed_pass(pillow_weights_fixed(out.shape[-2], height, name) @ out)
+    return out
+
+
+def _down_up(img: Tensor, ctx: OpContext, name: str) -> Tensor:
     h, w = img.shape[-2:]
-    small = pillow_resize(img, max(1, int(h // k)), max(1, int(w // k)), name)
-    return pillow_resize(small, h, w, name).to(img.dtype)
+    k = ctx.value
+    hs, ws = max(1, int(h // k)), max(1, int(w // k))
+    if ctx.compat:
+        q = torch.floor(img.double() * 255 + 0.5).clamp(0, 255).long()
+        out = pillow_resize_uint8(pillow_resize_uint8(q, hs, ws, name), h, w, name)
+        return (out.double() / 255).to(img.dtype)
+    return pillow_resize(pillow_resize(img, hs, ws, name), h, w, name).to(img.dtype)
 
 
 @register("resize_bicubic")
 def resize_bicubic(img: Tensor, ctx: OpContext) -> Tensor:
     """§4.1: Pillow BICUBIC (Keys a = −0.5) down to (max(1, ⌊W/k⌋), max(1, ⌊H/k⌋)) and back, in
-    float (no intermediate rounding). ``compat`` changes nothing (Pillow's uint8 rounding of the
-    intermediate is not emulated)."""
-    return _down_up(img, ctx.value, "bicubic")
+    float (no intermediate rounding). ``compat``: Pillow on uint8 exactly — the input rounded to
+    ⌊255x + 0.5⌋, 22-bit fixed-point weights, every pass rounded and clipped to 0..255."""
+    return _down_up(img, ctx, "bicubic")
 
 
 @register("resize_bilinear")
 def resize_bilinear(img: Tensor, ctx: OpContext) -> Tensor:
     """§4.2: as :func:`resize_bicubic` with Pillow BILINEAR (triangle, support 1)."""
-    return _down_up(img, ctx.value, "bilinear")
+    return _down_up(img, ctx, "bilinear")
 
 
 @register("resize_lanczos")
 def resize_lanczos(img: Tensor, ctx: OpContext) -> Tensor:
     """§4.3: as :func:`resize_bicubic` with Pillow LANCZOS (Lanczos-3)."""
-    return _down_up(img, ctx.value, "lanczos")
+    return _down_up(img, ctx, "lanczos")
 
 
 # ---------------------------------------------------------------------------------------------
