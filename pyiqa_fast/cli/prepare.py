@@ -9,6 +9,7 @@ Optionally writes (or checks against) a sha256 manifest of the images.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 from pathlib import Path
@@ -115,3 +116,30 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
               f"({'by reference image' if info.synthetic else 'by image'}); {repeats} split column(s)")
         print(f"  wrote {path}")
     return status
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``prepare`` options to a (sub)parser; :func:`run_from_args` runs the parsed result."""
+    parser.add_argument("dataset", help="catalogue name: live, csiq, tid2013, kadid10k, kadis700k, livec, koniq10k, "
+                                        "spaq, flive (aliases accepted)")
+    parser.add_argument("--root", required=True, help="the official release folder (nothing is downloaded)")
+    parser.add_argument("-o", "--out", default=None, help="folder for meta_info_<name>.csv (default: --root)")
+    parser.add_argument("--seed", type=int, default=3407, help="seed of the ratio82 splits (default 3407)")
+    parser.add_argument("--repeats", type=int, default=10, help="ratio82 split columns split00.. (default 10)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false", help="do not decode-check every image")
+    parser.add_argument("--skip-bad", dest="on_error", action="store_const", const="skip", default="raise",
+                        help="skip and report missing/corrupt images instead of stopping")
+    parser.add_argument("--no-count-check", dest="check_count", action="store_false",
+                        help="accept an image count other than the catalogue's")
+    parser.add_argument("--checksums", action="store_true", help="write <name>.sha256, or check against it")
+    parser.add_argument("-O", "--option", action="append", metavar="KEY=VALUE",
+                        help="dataset option, e.g. keep_trial=true (livec), label=MOS, image_dir=512x384, part=ref")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    return parser
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run :func:`run_prepare` on arguments parsed with :func:`add_prepare_arguments`."""
+    return run_prepare(args.dataset, args.root, out=args.out, seed=args.seed, repeats=args.repeats,
+                       verify=args.verify, on_error=args.on_error, check_count=args.check_count,
+                       checksums=args.checksums, options=parse_options(args.option), quiet=args.quiet)

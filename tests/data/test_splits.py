@@ -184,3 +184,18 @@ def test_parse_options():
     assert parse_options(["keep-trial=true", "label=MOS"]) == {"keep_trial": True, "label": "MOS"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_options(["oops"])
+
+
+def test_prepare_arguments(tmp_path, capsys):
+    import argparse
+
+    from pyiqa_fast.cli.prepare import add_prepare_arguments, run_from_args
+
+    fake_koniq10k(tmp_path)
+    parser = add_prepare_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["KonIQ-10k", "--root", str(tmp_path), "--no-count-check", "--repeats", "2",
+                              "-O", "label=MOS", "--skip-bad"])
+    assert run_from_args(args) == 0
+    assert "2 split column(s)" in capsys.readouterr().out
+    recs, _ = read_meta_csv(tmp_path / "meta_info_koniq10k.csv")
+    assert recs[0].mos == 2.0
