@@ -1,0 +1,201 @@
+"""Seeded content-disjoint splits, meta CSVs, transforms and ``prepare`` (STYLE.md §10, METHODS.md §1.3,
+§2.2)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import pytest
+import torch
+
+from pyiqa_fast.cli.prepare import parse_options, run_prepare
+from pyiqa_fast.data import load_dataset, parse_split_name, ratio_split, read_meta_csv, split_name
+from pyiqa_fast.data.meta import Record, write_meta_csv
+from pyiqa_fast.data.splits import check_split
+from pyiqa_fast.data.transforms import MultiCrop, RandomCrop, Resize, deiqt_transform, dpiqa_transform
+from tests.data.test_datasets import fake_kadid10k, fake_koniq10k, fake_live
+
+# ---- splits
+
+
+def test_split_names_round_trip():
+    assert split_name(3407, 0) == "ratio82_seed3407_split00"
+    assert parse_split_name("ratio712_seed1_split12") == ("712", 1, 12)
+    for bad in ("ratio82_seed1_split1", "ratio91_seed0_split00", "official"):
+        with pytest.raises(ValueError, match="ratio82_seed<s>_split<kk>"):
+            parse_split_name(bad)
+
+
+def test_ratio_split_is_seeded_content_disjoint_and_80_20():
+    keys = [f"ref{r:02d}" for r in range(30) for _ in range(4)]  # 30 references x 4 distortions
+    a = ratio_split(keys, seed=0, repeat=0)
+    assert a == ratio_split(keys, seed=0, repeat=0)
+    assert a != ratio_split(keys, seed=0, repeat=1) and a != ratio_split(keys, seed=1, repeat=0)
+    train_refs = {k for k, p in zip(keys, a, strict=True) if p == "train"}
+    test_refs = {k for k, p in zip(keys, a, strict=True) if p == "test"}
+    assert not train_refs & test_refs and len(train_refs) == 24 and len(test_refs) == 6
+    three = ratio_split(keys, seed=5, repeat=3, ratio="712")
+    assert [three.count(p) // 4 for p in ("train", "val", "test")] == [21, 3, 6]
+
+
+def test_ratio_split_is_library_independent():
+    # The documented procedure: units ranked by sha256("seed:repeat:unit"), first round(0.8 n) train.
+    units = [f"img{i}.jpg" for i in range(10)]
+    ranked = sorted(units, key=lambda u: hashlib.sha256(f"7:2:{u}".encode()).hexdigest())
+    got = ratio_split(units, seed=7, repeat=2)
+    assert {u for u, p in zip(units, got, strict=True) if p == "train"} == set(ranked[:8])
+
+
+def test_empty_phase_is_an_error():
+    with pytest.raises(ValueError, match="leave the test phase empty"):
+        ratio_split(["a", "a", "b", "b"], seed=0, repeat=0)  # 2 references: round(1.6) = 2 train
+    with pytest.raises(ValueError, match="empty 'test' phase"):
+        check_split(["train", "train", ""], "ratio82_seed0_split00")
+    with pytest.raises(ValueError, match="allowed"):
+        check_split(["train", "testing"], "ratio82_seed0_split00")
+
+
+def test_dataset_split_by_reference(tmp_path):
+    fake_kadid10k(tmp_path)  # 3 references x 2 images
+    name = "ratio82_seed3407_split04"
+    train = load_dataset("kadid10k", tmp_path, split=name, phase="train", check_count=False)
+    test = load_dataset("kadid10k", tmp_path, split=name, phase="test", check_count=False)
+    assert len(train) + len(test) == 6 and len(test) == 2
+    assert not {r.ref_name for r in train.records} & {r.ref_name for r in test.records}
+    assert "phase='train'" in repr(train)
+
+
+# ---- meta CSVs
+
+
+def test_meta_round_trip_and_load(tmp_path):
+    fake_live(tmp_path)
+    recs = load_dataset("live", tmp_path, check_count=False).records
+    for r in recs:
+        r.splits["ratio82_seed0_split00"] = "train"
+    recs[0].splits["ratio82_seed0_split00"] = "test"
+    path = write_meta_csv(recs, tmp_path / "meta.csv", synthetic=True)
+    with open(path) as f:
+        assert next(csv.reader(f)) == ["name", "mos", "std", "ref_name", "ratio82_seed0_split00"]
+    back, cols = read_meta_csv(path, synthetic=True)
+    assert cols == ["ratio82_seed0_split00"]
+    assert [(r.name, r.mos, r.ref_name) for r in back] == [(r.name, r.mos, r.ref_name) for r in recs]
+    ds = load_dataset("live", tmp_path, split="ratio82_seed0_split00", phase="test", meta=path, check_count=False)
+    assert [r.name for r in ds.records] == [recs[0].name] and ds[0]["ref"] == recs[0].ref_name
+
+
+@pytest.mark.parametrize("header, match", [
+    (["name", "score", "std"], r"missing column\(s\) \['mos', 'ref_name'\]; unexpected column\(s\) \['score'\]"),
+    (["name", "mos", "std", "fold"], r"unexpected column\(s\) \['fold'\]"),
+    (["name", "mos", "std"], r"missing column\(s\) \['ref_name'\]"),
+])
+def test_meta_wrong_columns(tmp_path, header, match):
+    path = tmp_path / "meta.csv"
+    path.write_text(",".join(header) + "\n" + ",".join(["a.png", "1", "0", "x"][:len(header)]) + "\n")
+    with pytest.raises(ValueError, match=match + r".*expected header name,mos,std"):
+        read_meta_csv(path, synthetic=True)
+
+
+def test_meta_bad_values(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text("name,mos,std,ratio82_seed0_split00\na.png,1,,train\nb.png,2,,holdout\n")
+    with pytest.raises(ValueError, match="line 3: split 'ratio82_seed0_split00' holds 'holdout'"):
+        read_meta_csv(path)
+    path.write_text("name,mos,std\na.png,one,\n")
+    with pytest.raises(ValueError, match="'one', not a number"):
+        read_meta_csv(path)
+    path.write_text("name,mos,std\n")
+    with pytest.raises(ValueError, match="no rows"):
+        read_meta_csv(path)
+
+
+def test_meta_split_with_empty_phase(tmp_path):
+    fake_kadid10k(tmp_path)
+    recs = [Record(f"images/I{r:02d}_{t:02d}_01.png", 1.0, ref_name=f"I{r:02d}.png",
+                   splits={"ratio82_seed0_split00": "train"}) for r in (1, 2, 3) for t in (1, 2)]
+    path = write_meta_csv(recs, tmp_path / "meta.csv", synthetic=True)
+    with pytest.raises(ValueError, match="empty 'test' phase"):
+        load_dataset("kadid10k", tmp_path, split="ratio82_seed0_split00", phase="train", meta=path,
+                     check_count=False)
+
+
+# ---- transforms
+
+
+def test_deiqt_transforms_shapes_and_determinism():
+    img = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    a = deiqt_transform(train=True, generator=g1)(img)
+    b = deiqt_transform(train=True, generator=g2)(img)
+    assert a.shape == (3, 224, 224) and a.dtype == torch.float32
+    torch.testing.assert_close(a, b)
+    test = deiqt_transform(train=False, dataset="koniq10k", n_crops=4)
+    assert test(torch.zeros(3, 768, 1024, dtype=torch.uint8)).shape == (4, 3, 224, 224)
+    with pytest.raises(ValueError, match="smaller than the crop"):
+        RandomCrop(224)(torch.zeros(3, 100, 300))
+
+
+def test_resize_is_hw_and_matches_pil_for_uint8():
+    img = torch.randint(0, 256, (3, 768, 1024), dtype=torch.uint8)
+    out = Resize((512, 384))(img)
+    assert out.shape == (3, 512, 384) and out.dtype == torch.uint8  # landscape -> portrait, as DEIQT
+    f = Resize((512, 384))(img.float() / 255)
+    assert (f * 255 - out.float()).abs().mean() < 2.0
+    assert dpiqa_transform()(img).shape == (3, 512, 512)
+    assert MultiCrop(RandomCrop(8), 3)(img).shape == (3, 3, 8, 8)
+
+
+# ---- prepare
+
+
+def test_prepare_writes_meta_csv(tmp_path, capsys):
+    fake_koniq10k(tmp_path / "k")
+    assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
+                       checksums=True) == 0
+    assert "wrote" in capsys.readouterr().out
+    path = tmp_path / "o" / "meta_info_koniq10k.csv"
+    recs, cols = read_meta_csv(path)
+    assert cols == ["official_split", "ratio82_seed1_split00", "ratio82_seed1_split01", "ratio82_seed1_split02"]
+    assert len(recs) == 5 and all(r.splits["ratio82_seed1_split00"] in ("train", "test") for r in recs)
+    first = path.read_text()
+    assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
+                       checksums=True, quiet=True) == 0  # manifest now exists and matches
+    assert path.read_text() == first
+    (tmp_path / "k" / recs[0].name).write_bytes((tmp_path / "k" / recs[1].name).read_bytes())
+    assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
+                       checksums=True, quiet=True) == 1
+    with pytest.raises(ValueError, match="catalogue expects 10073"):
+        run_prepare("koniq10k", tmp_path / "k", quiet=True)
+
+
+def test_prepare_skip_keeps_splits_stable(tmp_path):
+    fake_kadid10k(tmp_path)
+    run_prepare("kadid10k", tmp_path, check_count=False, quiet=True)
+    full = {r.name: r.splits for r in read_meta_csv(tmp_path / "meta_info_kadid10k.csv")[0]}
+    (tmp_path / "images" / "I03_02_01.png").unlink()
+    with pytest.warns(UserWarning, match="skipped 1"):
+        run_prepare("kadid10k", tmp_path, check_count=False, on_error="skip", quiet=True)
+    part = {r.name: r.splits for r in read_meta_csv(tmp_path / "meta_info_kadid10k.csv")[0]}
+    assert len(part) == 5 and all(part[n] == full[n] for n in part)
+
+
+def test_parse_options():
+    assert parse_options(["keep-trial=true", "label=MOS"]) == {"keep_trial": True, "label": "MOS"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_options(["oops"])
+
+
+def test_prepare_arguments(tmp_path, capsys):
+    import argparse
+
+    from pyiqa_fast.cli.prepare import add_prepare_arguments, run_from_args
+
+    fake_koniq10k(tmp_path)
+    parser = add_prepare_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["KonIQ-10k", "--root", str(tmp_path), "--no-count-check", "--repeats", "2",
+                              "-O", "label=MOS", "--skip-bad"])
+    assert run_from_args(args) == 0
+    assert "2 split column(s)" in capsys.readouterr().out
+    recs, _ = read_meta_csv(tmp_path / "meta_info_koniq10k.csv")
+    assert recs[0].mos == 2.0
