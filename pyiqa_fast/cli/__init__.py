@@ -20,6 +20,10 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-n", "--batch-size", type=int, default=4096, help="loss batch size (default 4096)")
     demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend (default 20)")
 
+    from pyiqa_fast.cli.prepare import add_prepare_arguments
+
+    add_prepare_arguments(commands.add_parser("prepare", help="verify a local dataset copy, write its meta CSV"))
+
     dist = commands.add_parser("distortions", help="the distortion catalogue and pictures of it")
     dist_commands = dist.add_subparsers(dest="action", metavar="ACTION", required=True)
     grid = dist_commands.add_parser("grid", help="draw every type at its five levels on a photo (PNG)")
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             from pyiqa_fast.cli.demo import run_demo
 
             return run_demo(batch_size=args.batch_size, repeats=args.repeats)
+        if args.command == "prepare":
+            from pyiqa_fast.cli.prepare import run_from_args
+
+            return run_from_args(args)
         if args.command == "distortions":
             from pyiqa_fast.cli.distortions import run_grid, run_list
 
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_grid(args.image, args.out, args.preset, args.types, args.size, args.seed,
                                 args.block_example, args.backend)
             return run_list(args.preset, args.types)
-    except (ValueError, TypeError, RuntimeError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
         print(f"pyiqa-fast {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0  # unreachable: argparse requires a known command
