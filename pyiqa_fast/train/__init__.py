@@ -1,0 +1,36 @@
+"""Training: :class:`Trainer`, config dataclasses and YAML loading, checkpoints, protocols, DDP.
+
+Example:
+    >>> from pyiqa_fast.train import Protocol
+    >>> Protocol.preset("deiqt").select
+    'best_test_plcc'
+"""
+
+from pyiqa_fast.train.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from pyiqa_fast.train.config import (
+    Config,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    TrainConfig,
+    apply_overrides,
+    config_to_dict,
+    load_config,
+)
+from pyiqa_fast.train.protocols import PROTOCOLS, Protocol, list_protocols
+from pyiqa_fast.train.trainer import (
+    SyntheticIQADataset,
+    Trainer,
+    TrainingDivergedError,
+    build_optimizer,
+    default_build_dataset,
+    lr_at_step,
+)
+
+__all__ = [
+    "Config", "ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "apply_overrides",
+    "config_to_dict", "load_config", "Protocol", "PROTOCOLS", "list_protocols", "Trainer", "TrainingDivergedError",
+    "SyntheticIQADataset", "default_build_dataset", "lr_at_step", "build_optimizer", "CheckpointMismatchError",
+    "load_checkpoint", "save_checkpoint",
+]

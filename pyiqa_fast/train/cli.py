@@ -1,0 +1,72 @@
+"""Functions behind ``pyiqa-fast train`` and ``pyiqa-fast eval`` (the parser lives in ``pyiqa_fast.cli``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__all__ = ["run_train", "run_eval"]
+
+
+def run_train(config: str, overrides: list[str] | None = None, resume: bool | str = False,
+              quiet: bool = False) -> int:
+    """Load ``config`` (path or shipped name), apply ``--set`` overrides, train; returns an exit code.
+
+    Errors (bad config, divergence, mismatched checkpoint) print one line to stderr and return 1/2.
+    """
+    from pyiqa_fast.train import CheckpointMismatchError, ConfigError, Trainer, TrainingDivergedError, load_config
+
+    try:
+        cfg = load_config(config, overrides)
+        if quiet:
+            cfg.train.progress = False
+        results = Trainer(cfg).fit(resume=resume)
+    except (ConfigError, FileNotFoundError, KeyError) as e:
+        print(f"pyiqa-fast train: {e}", file=sys.stderr)
+        return 2
+    except (TrainingDivergedError, CheckpointMismatchError) as e:
+        print(f"pyiqa-fast train: {e}", file=sys.stderr)
+        return 1
+    if not quiet and "summary" in results:
+        s = results["summary"]
+        print(json.dumps({k: s[k] for k in ("statistic", "srcc", "plcc", "krcc", "rmse")}))
+    print(f"results: {os.path.join(cfg.train.out_dir, 'results.json')}")
+    return 0
+
+
+def run_eval(checkpoint: str, config: str | None = None, overrides: list[str] | None = None,
+             out: str | None = None) -> int:
+    """Evaluate a trained checkpoint (``last.pt`` or ``model_repeatNN.pt``) on the test split of repeat 0.
+
+    The model and data come from ``config`` (default: the config stored in a ``last.pt`` checkpoint).
+    Prints the metrics as JSON and writes them to ``out`` if given.
+    """
+    from pyiqa_fast.train import Trainer, load_checkpoint
+    from pyiqa_fast.train.config import apply_overrides, config_from_dict
+
+    try:
+        ckpt = load_checkpoint(checkpoint)
+        if config is not None:
+            from pyiqa_fast.train import load_config
+
+            cfg = load_config(config, overrides)
+        elif "config" in ckpt:
+            cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides)
+        else:
+            print("pyiqa-fast eval: this checkpoint stores no config; pass --config", file=sys.stderr)
+            return 2
+        trainer = Trainer(cfg)
+        model = trainer._make_model().to(trainer.device)
+        model.load_state_dict(ckpt["model"])
+        _, test = trainer._datasets(0)
+        metrics = trainer.evaluate(model, test)
+    except (FileNotFoundError, RuntimeError, KeyError, ValueError) as e:
+        print(f"pyiqa-fast eval: {e}", file=sys.stderr)
+        return 1
+    metrics = {"protocol": trainer.protocol.name, **metrics}
+    print(json.dumps(metrics))
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            json.dump(metrics, fh, indent=2)
+    return 0
