@@ -20,6 +20,19 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-n", "--batch-size", type=int, default=4096, help="loss batch size (default 4096)")
     demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend (default 20)")
 
+    train = commands.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("--config", required=True, help="YAML config (a file or a shipped name, e.g. deiqt_demo)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C",
+                       help="override a config value (repeatable)")
+    train.add_argument("--resume", nargs="?", const=True, default=False,
+                       help="resume from the run's last checkpoint (or the given file)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    evaluate = commands.add_parser("eval", help="evaluate a training checkpoint")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--config", help="config (default: the one stored in the checkpoint)")
+    evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C")
+    evaluate.add_argument("-o", "--out", help="write the metrics as JSON here")
+
     from pyiqa_fast.cli.prepare import add_prepare_arguments
 
     add_prepare_arguments(commands.add_parser("prepare", help="verify a local dataset copy, write its meta CSV"))
@@ -55,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             from pyiqa_fast.cli.demo import run_demo
 
             return run_demo(batch_size=args.batch_size, repeats=args.repeats)
+        if args.command == "train":
+            from pyiqa_fast.train.cli import run_train
+
+            return run_train(args.config, args.overrides, args.resume, args.quiet)
+        if args.command == "eval":
+            from pyiqa_fast.train.cli import run_eval
+
+            return run_eval(args.checkpoint, args.config, args.overrides, args.out)
         if args.command == "prepare":
             from pyiqa_fast.cli.prepare import run_from_args
 
