@@ -8,9 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 BUILD_DEPS := scikit-build-core pybind11 ninja cmake numpy pillow
+# What `make demo` runs with: configs, progress bars, training curves, DEIQT's ViT blocks.
+RUN_DEPS := pyyaml tqdm matplotlib timm
 # scipy and scikit-image: upstream-faithful distortion references (tests/references) and real photos;
-# timm: the ViT blocks of DEIQT (the `models` extra); kornia: the per-image ARNIQA baseline of bench_distort.
-TEST_DEPS := pytest hypothesis scipy scikit-image timm kornia
+# kornia: the per-image ARNIQA baseline of bench_distort.
+TEST_DEPS := pytest hypothesis scipy scikit-image kornia
 SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 PYTEST_ARGS ?=
 
@@ -73,7 +75,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.deps: $(VENV)/bin/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install $(BUILD_DEPS)
+	$(PIP) install $(BUILD_DEPS) $(RUN_DEPS)
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.deps
