@@ -8,11 +8,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 BUILD_DEPS := scikit-build-core pybind11 ninja cmake numpy pillow
-# What `make demo` runs with: configs, progress bars, training curves, DEIQT's ViT blocks.
-RUN_DEPS := pyyaml tqdm matplotlib timm
+# What `make demo` runs with: configs, progress bars, training curves, DEIQT's ViT blocks, the
+# photographs scikit-image ships (the embedded skimage-synth dataset).
+RUN_DEPS := pyyaml tqdm matplotlib timm scikit-image
 # scipy and scikit-image: upstream-faithful distortion references (tests/references) and real photos;
 # kornia: the per-image ARNIQA baseline of bench_distort.
-TEST_DEPS := pytest hypothesis scipy scikit-image kornia
+TEST_DEPS := pytest hypothesis scipy kornia
 SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 PYTEST_ARGS ?=
 
