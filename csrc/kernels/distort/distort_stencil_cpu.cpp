@@ -13,6 +13,7 @@
 //    explicit rim taps; input rows are padded once into a double line buffer.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "common/philox.h"
@@ -22,6 +23,16 @@ namespace pyiqa_fast::distort {
 namespace {
 
 constexpr int kMaxFir = 64;  // FIR half-width limit (kadis Gaussian: 2⌈2σ⌉ + 1 taps)
+
+// Per-thread scratch reused across calls (grow-only): large per-call allocations would be fresh
+// mmapped pages (page faults cost as much as the filtering). The calling thread owns the buffers;
+// the row workers it spawns only write disjoint parts of them during the call.
+template <typename T, int kSlot>
+T* scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
 
 inline int64_t clampi(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -88,7 +99,20 @@ std::vector<Range> pass_ranges(const std::vector<Pass>& ps, int64_t o0, int64_t 
 }
 
 // Horizontal pass on a padded line: in/out indexed by x + off, valid input on [lo − hl, hi + hh).
-void pass_line(const Pass& p, const double* in, double* out, int64_t lo, int64_t hi) {
+void pass_line(const Pass& p, const double* __restrict in, double* __restrict out, int64_t lo, int64_t hi) {
+  if (!p.fir && p.dhi - p.dlo < 16) {  // short box: direct, vectorisable sums of shifted lines
+    const double ea = p.a, inv = p.inv;
+    const int dlo = p.dlo, dhi = p.dhi;
+    const double* __restrict l = in + dlo - 1;
+    const double* __restrict r = in + dhi + 1;
+    for (int64_t x = lo; x < hi; ++x) out[x] = ea * (l[x] + r[x]);
+    for (int d = dlo; d <= dhi; ++d) {
+      const double* __restrict q = in + d;
+      for (int64_t x = lo; x < hi; ++x) out[x] += q[x];
+    }
+    for (int64_t x = lo; x < hi; ++x) out[x] *= inv;
+    return;
+  }
   if (p.fir) {
     const int r = p.r;
     for (int64_t x = lo; x < hi; ++x) {
@@ -126,7 +150,7 @@ void separable(const OpArgs<T>& a, const T* src, const std::vector<Pass>& hp, co
     hx_hi = std::max<int64_t>(hx_hi, p.halo_hi());
   }
   // Stage 1: horizontal passes of rows [y_lo, y_hi), columns [o.x0, o.x1) into hbuf (double).
-  std::vector<double> hbuf(static_cast<size_t>(3 * plane));
+  double* const hbuf = scratch<double, 0>(static_cast<size_t>(3 * plane));
   const int64_t pad = std::max(hx_lo, hx_hi) + 2;
   const int64_t nrows = y_hi - y_lo;
   parallel_range(a, 3 * nrows, [&](int64_t begin, int64_t end) {
@@ -134,7 +158,7 @@ void separable(const OpArgs<T>& a, const T* src, const std::vector<Pass>& hp, co
     for (int64_t cy = begin; cy < end; ++cy) {
       const int64_t c = cy / nrows, y = y_lo + cy % nrows;
       const T* row = src + c * plane + y * w;
-      double* out = hbuf.data() + c * plane + y * w;
+      double* out = hbuf + c * plane + y * w;
       if (hp.empty()) {
         for (int64_t x = o.x0; x < o.x1; ++x) out[x] = static_cast<double>(row[x]);
         continue;
@@ -159,11 +183,11 @@ void separable(const OpArgs<T>& a, const T* src, const std::vector<Pass>& hp, co
   constexpr int64_t kStrip = 64;
   const int64_t ow = o.width();
   const int64_t nstrips = (ow + kStrip - 1) / kStrip;
-  std::vector<double> vbuf0, vbuf1;
-  if (vp.size() > 1) vbuf0.resize(static_cast<size_t>(3 * plane));
-  if (vp.size() > 2) vbuf1.resize(static_cast<size_t>(3 * plane));
   parallel_range(a, 3 * nstrips, [&](int64_t begin, int64_t end) {
     double acc[kStrip], s[kStrip];
+    // Strip-local intermediates (h × kStrip, cache resident), owned by this worker thread.
+    double* const vbuf0 = vp.size() > 1 ? scratch<double, 1>(static_cast<size_t>(h * kStrip)) : nullptr;
+    double* const vbuf1 = vp.size() > 2 ? scratch<double, 2>(static_cast<size_t>(h * kStrip)) : nullptr;
     for (int64_t cs = begin; cs < end; ++cs) {
       const int64_t c = cs / nstrips, x0 = o.x0 + (cs % nstrips) * kStrip, x1 = std::min(o.x1, x0 + kStrip);
       const int64_t n = x1 - x0;
@@ -173,19 +197,20 @@ void separable(const OpArgs<T>& a, const T* src, const std::vector<Pass>& hp, co
           for (int64_t i = 0; i < n; ++i) dplane[y * w + x0 + i] = static_cast<T>(hbuf[c * plane + y * w + x0 + i]);
         continue;
       }
-      const double* in = hbuf.data() + c * plane;
+      const double* in = hbuf + c * plane + x0;
+      int64_t in_stride = w;
       for (size_t k = 0; k < vp.size(); ++k) {
         const Pass& p = vp[k];
         const int64_t lo = vr[k].lo, hi = vr[k].hi;
         const bool last = k + 1 == vp.size();
-        double* out = last ? nullptr : ((k % 2 == 0) ? vbuf0.data() : vbuf1.data()) + c * plane;
-        auto row = [&](int64_t y) { return in + clampi(y, 0, h - 1) * w + x0; };
+        double* out = last ? nullptr : ((k % 2 == 0) ? vbuf0 : vbuf1);
+        auto row = [&](int64_t y) { return in + clampi(y, 0, h - 1) * in_stride; };
         auto emit = [&](int64_t y, const double* v) {
           if (last) {
             T* d = dplane + y * w + x0;
             for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(v[i]);
           } else {
-            double* d = out + y * w + x0;
+            double* d = out + y * kStrip;
             for (int64_t i = 0; i < n; ++i) d[i] = v[i];
           }
         };
@@ -222,6 +247,7 @@ void separable(const OpArgs<T>& a, const T* src, const std::vector<Pass>& hp, co
           }
         }
         in = out;
+        in_stride = kStrip;
       }
     }
   });
@@ -286,17 +312,17 @@ void correlate2d(const OpArgs<T>& a, const Kernel2D& kern) {
   // depend on the region computed.
   const int64_t len = w + 2 * kern.rx;
   const int64_t stride = len + 1;
-  std::vector<double> padded(static_cast<size_t>(3 * nrows * stride));
-  std::vector<double> prefix(any_run ? static_cast<size_t>(3 * nrows * stride) : 0);
+  double* const padded = scratch<double, 3>(static_cast<size_t>(3 * nrows * stride));
+  double* const prefix = any_run ? scratch<double, 4>(static_cast<size_t>(3 * nrows * stride)) : nullptr;
   parallel_range(a, 3 * nrows, [&](int64_t begin, int64_t end) {
     for (int64_t cy = begin; cy < end; ++cy) {
       const int64_t c = cy / nrows, y = y_lo + cy % nrows;
       const T* src = a.src + c * plane + y * w;
-      double* p = padded.data() + cy * stride;
+      double* p = padded + cy * stride;
       const int64_t xs = -kern.rx;
       for (int64_t i = 0; i < len; ++i) p[i] = static_cast<double>(src[clampi(xs + i, 0, w - 1)]);
       if (any_run) {
-        double* q = prefix.data() + cy * stride;
+        double* q = prefix + cy * stride;
         double s = 0.0;
         q[0] = 0.0;
         for (int64_t i = 0; i < len; ++i) {
@@ -314,9 +340,9 @@ void correlate2d(const OpArgs<T>& a, const Kernel2D& kern) {
       std::fill(acc.begin(), acc.end(), 0.0);
       for (const Row& r : rows) {
         const int64_t yy = clampi(y + r.dy, 0, h - 1) - y_lo;
-        const double* p = padded.data() + (c * nrows + yy) * stride + kern.rx + o.x0;  // p[i]: x = o.x0 + i
+        const double* p = padded + (c * nrows + yy) * stride + kern.rx + o.x0;  // p[i]: x = o.x0 + i
         if (r.run1 >= r.run0) {
-          const double* q = prefix.data() + (c * nrows + yy) * stride + kern.rx + o.x0;
+          const double* q = prefix + (c * nrows + yy) * stride + kern.rx + o.x0;
           const double wr = r.run_w;
           const int64_t i0 = r.run0, i1 = r.run1 + 1;
           for (int64_t i = 0; i < ow; ++i) acc[i] += wr * (q[i + i1] - q[i + i0]);
@@ -523,16 +549,20 @@ Status denoise(const OpArgs<T>& a) {
   const int64_t y0 = std::max<int64_t>(0, vr.back().lo), y1 = std::min(a.h, vr.back().hi);
   const int64_t x0 = std::max<int64_t>(0, hr.back().lo), x1 = std::min(a.w, hr.back().hi);
   const int64_t plane = a.h * a.w;
-  std::vector<T> noisy(static_cast<size_t>(3 * plane));
+  T* const noisy = scratch<T, 5>(static_cast<size_t>(3 * plane));
   const double sigma = std::sqrt(a.value);
   parallel_range(a, y1 - y0, [&](int64_t begin, int64_t end) {
     for (int64_t y = y0 + begin; y < y0 + end; ++y) {
       for (int64_t x = x0; x < x1; ++x) {
         const philox::Uint4 wd = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + x),
                                               static_cast<uint32_t>(a.rng_y0 + y), 0);
-        double n[4];
+        double n[3];
         philox::box_muller(wd.x, wd.y, n[0], n[1]);
-        philox::box_muller(wd.z, wd.w, n[2], n[3]);
+        {  // n2 = the cos branch of box_muller(z, w), the only one needed
+          const double ua = (static_cast<double>(wd.z >> 8) + 1.0) * (1.0 / 16777216.0);
+          const double ub = static_cast<double>(wd.w >> 8) * (1.0 / 16777216.0);
+          n[2] = std::sqrt(-2.0 * std::log(ua)) * std::cos(6.283185307179586 * ub);
+        }
         const int64_t i = y * a.w + x;
         for (int c = 0; c < 3; ++c) {
           const double v = static_cast<double>(a.src[c * plane + i]) + sigma * n[c];
@@ -541,7 +571,7 @@ Status denoise(const OpArgs<T>& a) {
       }
     }
   });
-  separable(a, noisy.data(), ps, ps);
+  separable(a, noisy, ps, ps);
   return Status::kOk;
 }
 
