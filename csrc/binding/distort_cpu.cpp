@@ -83,9 +83,9 @@ at::Tensor distort_cpu(const at::Tensor& x, const at::Tensor& types, const at::T
   }
 
   const bool is_double = dtype == at::kDouble;
-  at::Tensor xf = dtype == at::kByte ? x.to(at::kFloat).div_(255.0f)
-                                     : x.to(is_double ? at::kDouble : at::kFloat).contiguous();
-  if (xf.data_ptr() == x.data_ptr()) xf = xf.clone();  // never alias the caller's tensor
+  // Read-only: a float32/float64 contiguous input is used in place, never written.
+  const at::Tensor xf = dtype == at::kByte ? x.to(at::kFloat).div_(255.0f)
+                                           : x.to(is_double ? at::kDouble : at::kFloat).contiguous();
   at::Tensor yf = at::empty_like(xf, xf.options().memory_format(at::MemoryFormat::Contiguous));
   if (yf.numel() != 0) {
     distort::SampleTable base{nullptr, nullptr, nullptr, nullptr, K, S, rows, cols,

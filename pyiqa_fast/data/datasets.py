@@ -482,6 +482,7 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
     Args:
         name: Catalogue name, case-insensitive, aliases accepted (``"koniq10k"``, ``"clive"``, …).
         root: The release folder; the expected layout is in the catalogue entry and in every error.
+            For the embedded ``"skimage-synth"`` (:mod:`pyiqa_fast.data.synth`): None or a cache folder.
         split: None (all images), ``"official_split"`` (KonIQ-10k with the sets CSV; FLIVE with a
             set column), or ``"ratio82_seed<s>_split<kk>"`` / ``"ratio712_seed<s>_split<kk>"``:
             read from ``meta`` when it has that column, else generated (content-disjoint by
@@ -512,6 +513,15 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
         (torch.Size([3, 768, 1024]), 77.38)
     """
     info = get_dataset_info(name)
+    if info.name == "skimage-synth":  # embedded: generated, not read (pyiqa_fast.data.synth)
+        if dtype not in ("uint8", "float") or (phase is not None and (phase not in PHASES or split is None)):
+            raise ValueError(f"bad dtype {dtype!r} or phase {phase!r} (a phase needs a split)")
+        if meta is not None:
+            raise TypeError("skimage-synth is generated; it reads no meta CSV")
+        from pyiqa_fast.data.synth import load_skimage_synth
+
+        return load_skimage_synth(info, root, split, phase, transform=transform, dtype=dtype,  # type: ignore[return-value]
+                                  **options)
     root = Path(root).expanduser()
     if dtype not in ("uint8", "float"):
         raise ValueError(f"dtype must be 'uint8' or 'float'; got {dtype!r}")

@@ -22,6 +22,7 @@ NAMES = {t: SPECS[t].name for t in range(len(SPECS))}
 # Types whose output at a pixel depends only on that pixel (and its Philox draws).
 POINTWISE = [spec(n).id for n in ("mean_shift", "contrast", "white_noise", "white_noise_ycbcr", "impulse_noise",
                                   "multiplicative_noise", "brighten", "darken", "saturate")]
+PLACED = [spec("color_block").id, spec("non_eccentricity").id]
 RANDOM_FIELD = [spec(n).id for n in ("white_noise", "white_noise_ycbcr", "impulse_noise", "multiplicative_noise",
                                      "denoise", "jitter")]
 # fp64 agreement of cpu and reference (DISTORTIONS.md §10.5); JPEG: two libjpeg builds (Pillow's and
@@ -37,7 +38,7 @@ def photo(size=(64, 64), batch=1, dtype=torch.float32):
     out = []
     for b in range(batch):
         img = torch.from_numpy(images[b % 3]).permute(2, 0, 1)
-        y0, x0 = 60 + 13 * b, 100 + 7 * b
+        y0, x0 = 40 + (13 * b) % 120, 100 + (7 * b) % 120
         out.append(img[:, y0 : y0 + size[0], x0 : x0 + size[1]])
     return (torch.stack(out).to(torch.float64) / 255).to(dtype)
 
@@ -192,7 +193,7 @@ def test_non_contiguous_and_channels_last_inputs():
 
 
 def test_float32_agrees_with_float64():
-    x = photo((48, 52), batch=24)
+    x = photo((52, 56), batch=24)
     types = [t for t in SHDIQA]
     p = sample_params(types, [t % 5 for t in types], seed=11)
     y32 = distort(x, p, backend="cpu")
@@ -219,8 +220,8 @@ def test_composite_blocks_equal_the_whole_image_operator_restricted(partition):
     x = photo((100, 104), batch=6)
     rows, cols = {"vertical": (1, 2), "horizontal": (2, 1), "grid2x2": (2, 2)}.get(partition, partition)
     n_blocks = rows * cols
-    # Non-eccentricity needs 49-px blocks: with (3, 2) the blocks are 33 px high.
-    pool = [t for t in SHDIQA if not (n_blocks == 6 and NAMES[t] == "non_eccentricity")]
+    # Colour blocks and patch copies are placed inside the block (§8.5), not the whole image.
+    pool = [t for t in SHDIQA if t not in PLACED]
     g = torch.Generator().manual_seed(3)
     types = torch.stack([torch.tensor(pool)[torch.randperm(len(pool), generator=g)[:n_blocks]] for _ in range(6)])
     levels = torch.randint(0, 5, types.shape, generator=g)
@@ -229,6 +230,18 @@ def test_composite_blocks_equal_the_whole_image_operator_restricted(partition):
     for k, (y0, y1, x0, x1) in enumerate(block_bounds(100, 104, (rows, cols))):
         whole = distort(x, _block_as_whole(p, k), backend="cpu")
         assert torch.equal(y[:, :, y0:y1, x0:x1], whole[:, :, y0:y1, x0:x1]), f"block {k}"
+
+
+@pytest.mark.parametrize("type_id", PLACED, ids=lambda t: NAMES[t])
+def test_placed_operators_draw_positions_inside_each_block(type_id):
+    x = photo((100, 120), batch=3)
+    p = sample_params([[type_id] * 2] * 3, [[4, 4]] * 3, partition="vertical", seed=1)
+    composite = distort(x, p, backend="cpu")
+    assert torch.equal(distort(x, p, backend="cpu", block_mode="crop"), composite)
+    for k, (y0, y1, x0, x1) in enumerate(block_bounds(100, 120, (1, 2))):
+        inside = (composite[..., y0:y1, x0:x1] != x[..., y0:y1, x0:x1]).flatten(1).any(1)
+        assert bool(inside.all()), f"block {k} unchanged"
+    assert_close(distort(x.double(), p, backend="reference"), composite, atol=1e-6, rtol=0, what=NAMES[type_id])
 
 
 @pytest.mark.parametrize("type_id", SHDIQA, ids=lambda t: NAMES[t])
@@ -257,7 +270,8 @@ def test_crop_blocks_are_the_operator_on_the_cut_out_block():
 def test_random_fields_are_keyed_by_image_coordinates(type_id):
     x = photo((64, 64), batch=1)
     p = sample_params([[type_id] * 4], [[4] * 4], partition="grid2x2", seed=2)
-    p = replace(p, seeds=p.seeds[:, :1].expand(-1, 4).contiguous(), aux=p.aux[:, :1].expand(-1, 4, -1).contiguous())
+    p = replace(p, seeds=p.seeds[:, :1].expand(-1, 4, -1).contiguous(),
+                aux=p.aux[:, :1].expand(-1, 4, -1, -1).contiguous())
     composite = distort(x, p, backend="cpu")
     assert torch.equal(distort(x, p, backend="cpu", block_mode="crop"), composite)
     whole = distort(x, _block_as_whole(p, 0), backend="cpu")

@@ -40,7 +40,7 @@ void copy_rect(const T* src, int64_t sh, int64_t sw, const Rect& from, T* dst, i
 template <typename T>
 Status run_chain(const SampleTable& t, int64_t k, const T* image, int64_t h, int64_t w, const Rect& region,
                  const Rect& last_out, int64_t rng_y0, int64_t rng_x0, std::vector<T>& ping, std::vector<T>& pong,
-                 const T** result) {
+                 T* last_dst, const T** result) {
   const T* cur = image;
   int64_t last = -1;
   for (int64_t s = 0; s < t.n_slots; ++s) {
@@ -53,7 +53,7 @@ Status run_chain(const SampleTable& t, int64_t k, const T* image, int64_t h, int
     if (type < 0) continue;
     OpFn<T> op = cpu_operator<T>(type);
     if (op == nullptr) return Status::kUnsupportedDType;
-    T* dst = (cur == ping.data()) ? pong.data() : ping.data();
+    T* dst = (s == last && last_dst != nullptr) ? last_dst : (cur == ping.data()) ? pong.data() : ping.data();
     OpArgs<T> a{cur, dst, h, w, region, s == last ? last_out : full, rng_y0, rng_x0, t.values[slot], t.preset,
                 t.compat, static_cast<uint64_t>(t.seeds[slot]), t.aux + slot * kAuxSize, t.parallel};
     const Status status = op(a);
@@ -89,9 +89,11 @@ Status distort_sample_cpu(const SampleTable& t, const T* in, T* out, int64_t H, 
     if (!t.crop) {  // composite: whole image in, the block's pixels out
       ping.resize(plane);
       pong.resize(plane);
-      const Status s = run_chain<T>(t, k, in, H, W, r, r, 0, 0, ping, pong, &result);
+      // One block: the last operator writes the output directly (it may write past its block).
+      T* last_dst = t.n_blocks == 1 ? out : nullptr;
+      const Status s = run_chain<T>(t, k, in, H, W, r, r, 0, 0, ping, pong, last_dst, &result);
       if (s != Status::kOk) return s;
-      copy_rect(result, H, W, r, out, H, W, r);
+      if (result != out) copy_rect(result, H, W, r, out, H, W, r);
     } else {  // crop: the block alone, RNG keyed by image coordinates
       const int64_t h = r.height(), w = r.width();
       const Rect full{0, h, 0, w};
@@ -99,7 +101,7 @@ Status distort_sample_cpu(const SampleTable& t, const T* in, T* out, int64_t H, 
       ping.resize(3 * h * w);
       pong.resize(3 * h * w);
       copy_rect(in, H, W, r, block.data(), h, w, full);
-      const Status s = run_chain<T>(t, k, block.data(), h, w, full, full, r.y0, r.x0, ping, pong, &result);
+      const Status s = run_chain<T>(t, k, block.data(), h, w, full, full, r.y0, r.x0, ping, pong, nullptr, &result);
       if (s != Status::kOk) return s;
       copy_rect(result, h, w, full, out, H, W, r);
     }

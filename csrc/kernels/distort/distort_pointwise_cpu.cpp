@@ -55,12 +55,13 @@ inline philox::Uint4 pixel_words(uint64_t seed, int64_t x_img, int64_t y_img) {
   return philox::draw(seed, static_cast<uint32_t>(x_img), static_cast<uint32_t>(y_img), 0);
 }
 
-// Three normals n0, n1, n2 of draw 0 at image pixel (x_img, y_img).
+// Three normals n0, n1, n2 of draw 0 at image pixel (x_img, y_img), in T's precision.
+template <typename T>
 inline void pixel_normals3(uint64_t seed, int64_t x_img, int64_t y_img, double n[3]) {
   const philox::Uint4 w = pixel_words(seed, x_img, y_img);
   double unused;
-  philox::box_muller(w.x, w.y, n[0], n[1]);
-  philox::box_muller(w.z, w.w, n[2], unused);
+  philox::normals<T>(w.x, w.y, n[0], n[1]);
+  philox::normals<T>(w.z, w.w, n[2], unused);
 }
 
 // trunc(255·v)/255 (ARNIQA's quantisation of its Lab operators, §2.1).
@@ -84,7 +85,7 @@ Status white_noise(const OpArgs<T>& a) {
   const double sigma = std::sqrt(a.value);
   for_each_pixel(a, [&](int64_t y, int64_t x, T& r, T& g, T& b) {
     double n[3];
-    pixel_normals3(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
+    pixel_normals3<T>(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
     r = static_cast<T>(r + sigma * n[0]);
     g = static_cast<T>(g + sigma * n[1]);
     b = static_cast<T>(b + sigma * n[2]);
@@ -180,7 +181,7 @@ Status white_noise_ycbcr(const OpArgs<T>& a) {
   const Preset preset = a.preset;
   for_each_pixel(a, [&](int64_t y, int64_t x, T& r, T& g, T& b) {
     double n[3];
-    pixel_normals3(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
+    pixel_normals3<T>(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
     T yy, cb, cr;
     if (preset == Preset::kArniqa) {
       color::rgb_to_ycbcr_full(r, g, b, yy, cb, cr);
@@ -248,7 +249,7 @@ Status multiplicative_noise(const OpArgs<T>& a) {
       n[1] = 2.0 * philox::uniform<double>(w.y) - 1.0;
       n[2] = 2.0 * philox::uniform<double>(w.z) - 1.0;
     } else {
-      pixel_normals3(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
+      pixel_normals3<T>(a.seed, a.rng_x0 + x, a.rng_y0 + y, n);
     }
     r = static_cast<T>(r + r * (scale * n[0]));
     g = static_cast<T>(g + g * (scale * n[1]));

@@ -421,7 +421,7 @@ void warp(const OpArgs<T>& a, const T* in, T* out, int iteration, const Rect& r)
         const philox::Uint4 word = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + x),
                                                 static_cast<uint32_t>(a.rng_y0 + y), static_cast<uint32_t>(iteration));
         double n0, n1;
-        philox::box_muller(word.x, word.y, n0, n1);
+        philox::normals<T>(word.x, word.y, n0, n1);
         const double yy = static_cast<double>(y) - n0 * amount;
         const double xx = static_cast<double>(x) - n1 * amount;
         const double fy = std::floor(yy), fx = std::floor(xx);

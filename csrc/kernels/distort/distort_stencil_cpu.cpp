@@ -557,12 +557,9 @@ Status denoise(const OpArgs<T>& a) {
         const philox::Uint4 wd = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + x),
                                               static_cast<uint32_t>(a.rng_y0 + y), 0);
         double n[3];
-        philox::box_muller(wd.x, wd.y, n[0], n[1]);
-        {  // n2 = the cos branch of box_muller(z, w), the only one needed
-          const double ua = (static_cast<double>(wd.z >> 8) + 1.0) * (1.0 / 16777216.0);
-          const double ub = static_cast<double>(wd.w >> 8) * (1.0 / 16777216.0);
-          n[2] = std::sqrt(-2.0 * std::log(ua)) * std::cos(6.283185307179586 * ub);
-        }
+        double unused;
+        philox::normals<T>(wd.x, wd.y, n[0], n[1]);
+        philox::normals<T>(wd.z, wd.w, n[2], unused);
         const int64_t i = y * a.w + x;
         for (int c = 0; c < 3; ++c) {
           const double v = static_cast<double>(a.src[c * plane + i]) + sigma * n[c];
