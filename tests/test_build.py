@@ -124,10 +124,14 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and pyiqa_fast.__version__ in result.stdout
 
 
-def test_demo_prints_a_table():
-    result = subprocess.run([sys.executable, "-m", "pyiqa_fast", "demo", "-n", "64", "--repeats", "2"],
+def test_demo_prints_a_table(tmp_path):
+    pytest.importorskip("skimage")
+    result = subprocess.run([sys.executable, "-m", "pyiqa_fast", "demo", "--quick", "--ops", "-o", str(tmp_path),
+                             "--set", "train.progress=false", "-n", "64", "--repeats", "2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
+    assert "SRCC" in result.stdout and "PLCC" in result.stdout and "held-out" in result.stdout
+    assert (tmp_path / "results.json").is_file()
     assert "backend" in result.stdout and "cpu" in result.stdout and "reference" in result.stdout
     assert "dsm_pool" in result.stdout and "block_attention" in result.stdout
 

@@ -16,9 +16,19 @@ def _build_parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="versions, devices, build information and backends per op")
     env.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
-    demo = commands.add_parser("demo", help="run every op on every available backend and compare")
-    demo.add_argument("-n", "--batch-size", type=int, default=4096, help="loss batch size (default 4096)")
-    demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend (default 20)")
+    demo = commands.add_parser(
+        "demo", help="train a small DEIQT on the embedded skimage-synth set (CPU, minutes) and test it",
+        description="Train a reduced DEIQT on skimage-synth (configs/deiqt_demo.yaml), print held-out "
+                    "SRCC/PLCC, write results.json and curves.png. --ops adds the per-op kernel comparison.")
+    demo.add_argument("--quick", action="store_true", help="a seconds-long run of the same pipeline (tests)")
+    demo.add_argument("--config", default="deiqt_demo", help="training config (default: deiqt_demo)")
+    demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C",
+                      help="override a config value (repeatable)")
+    demo.add_argument("-o", "--out", default=None, help="run folder (default: the config's, runs/demo)")
+    demo.add_argument("--ops", action="store_true", help="also run every op on every backend and compare")
+    demo.add_argument("--ops-only", action="store_true", help="only the per-op comparison, no training")
+    demo.add_argument("-n", "--batch-size", type=int, default=4096, help="--ops: loss batch size (default 4096)")
+    demo.add_argument("--repeats", type=int, default=20, help="--ops: timed repetitions per backend (default 20)")
 
     train = commands.add_parser("train", help="train a model from a YAML config")
     train.add_argument("--config", required=True, help="YAML config (a file or a shipped name, e.g. deiqt_demo)")
@@ -67,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from pyiqa_fast.cli.demo import run_demo
 
-            return run_demo(batch_size=args.batch_size, repeats=args.repeats)
+            return run_demo(batch_size=args.batch_size, repeats=args.repeats, train=not args.ops_only,
+                            ops=args.ops or args.ops_only, quick=args.quick, config=args.config,
+                            overrides=args.overrides, out_dir=args.out)
         if args.command == "train":
             from pyiqa_fast.train.cli import run_train
 

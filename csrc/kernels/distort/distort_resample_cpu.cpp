@@ -429,27 +429,23 @@ void warp(const OpArgs<T>& a, const T* in, T* out, int iteration, const Rect& r)
         int64_t ry[4], rx[4];
         constexpr int first = kTaps / 2 - 1;
         const int64_t iy = static_cast<int64_t>(fy) - first, ix = static_cast<int64_t>(fx) - first;
+        // Almost every tap window lies inside the image: index it directly, and pay for the
+        // border rule (reflect or clamp) only at the borders.
+        const bool inside = iy >= 0 && iy + kTaps <= h && ix >= 0 && ix + kTaps <= w;
+        const bool reflect = kTaps == 4 && a.preset == Preset::kReiqa;
+        for (int k = 0; k < kTaps; ++k) {
+          ry[k] = (inside ? iy + k : reflect ? reflect_index(iy + k, h) : clamp_index(iy + k, h)) * w;
+          rx[k] = inside ? ix + k : reflect ? reflect_index(ix + k, w) : clamp_index(ix + k, w);
+        }
         if constexpr (kTaps == 2) {
           wy[0] = 1 - (yy - fy); wy[1] = yy - fy;
           wx[0] = 1 - (xx - fx); wx[1] = xx - fx;
-          for (int k = 0; k < 2; ++k) {
-            ry[k] = clamp_index(iy + k, h) * w;
-            rx[k] = clamp_index(ix + k, w);
-          }
-        } else if (a.preset == Preset::kReiqa) {
+        } else if (reflect) {
           bspline_weights(yy - fy, wy);
           bspline_weights(xx - fx, wx);
-          for (int k = 0; k < 4; ++k) {
-            ry[k] = reflect_index(iy + k, h) * w;
-            rx[k] = reflect_index(ix + k, w);
-          }
         } else {
           keys_weights(yy - fy, wy);
           keys_weights(xx - fx, wx);
-          for (int k = 0; k < 4; ++k) {
-            ry[k] = clamp_index(iy + k, h) * w;
-            rx[k] = clamp_index(ix + k, w);
-          }
         }
         for (int c = 0; c < 3; ++c) {
           const T* p = in + c * plane;
