@@ -12,11 +12,12 @@ from pathlib import Path
 import torch
 
 from pyiqa_fast.distortions import SPECS, BlockDegradation, list_distortions, sample_params
-from pyiqa_fast.distortions.params import block_bounds
+from pyiqa_fast.distortions.params import PARTITIONS, block_bounds
 from pyiqa_fast.distortions.registry import type_list
+from pyiqa_fast.ops.distort.api import MIN_REGION
 
 TILE_GAP = 4
-LABEL_W = 150
+LABEL_W = 190
 HEADER_H = 22
 
 
@@ -71,7 +72,7 @@ def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24
     per_col = -(-len(ids) // columns)
     panel_w = LABEL_W + 5 * (size + TILE_GAP)
     row_h = size + TILE_GAP
-    extra_h = (size + 2 * HEADER_H + TILE_GAP) if block_example else 0
+    extra_h = (size + 5 * HEADER_H) if block_example else 0
     canvas = Image.new("RGB", (columns * panel_w, HEADER_H + per_col * row_h + extra_h), "white")
     draw = ImageDraw.Draw(canvas)
     for c in range(columns):
@@ -83,24 +84,30 @@ def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24
         spec = SPECS[type_id]
         draw.text((x0 + 4, y0 + size // 2 - 14), f"{type_id} {spec.name}", fill="black")
         values = ", ".join(f"{v:g}" for v in spec.levels[preset])
-        draw.text((x0 + 4, y0 + size // 2 + 2), values[:24], fill="gray")
+        draw.text((x0 + 4, y0 + size // 2 + 2), values, fill="gray")
         for lv in range(5):
             canvas.paste(_to_pil(out[n * 5 + lv]), (x0 + LABEL_W + lv * (size + TILE_GAP), y0))
     if block_example:
         y0 = HEADER_H + per_col * row_h + HEADER_H
-        draw.text((4, y0 - HEADER_H + 4), f"SHDIQA block-wise degradation ({preset}, composite): original, "
-                  "vertical, horizontal, 2x2 grid", fill="black")
+        draw.text((4, y0 - HEADER_H + 4), f"SHDIQA block-wise degradation ({preset}, composite, four levels "
+                  "0..3): original, vertical, horizontal, 2x2 grid", fill="black")
         canvas.paste(_to_pil(photo), (LABEL_W, y0))
         g = torch.Generator().manual_seed(seed)
         for j, partition in enumerate(("vertical", "horizontal", "grid2x2")):
-            bdm = BlockDegradation(partition, types=tuple(ids), preset=preset, backend=backend)
+            # Types with a minimum region (non_eccentricity: 49 px) only where the blocks are big enough.
+            rows, cols = PARTITIONS[partition]
+            fits = [i for i in ids if all(size // n >= m for n, m in zip((rows, cols), MIN_REGION.get(i, (0, 0))))]
+            bdm = BlockDegradation(partition, types=tuple(fits), preset=preset, backend=backend)
             result = bdm(photo.unsqueeze(0), generator=g)
             x0 = LABEL_W + (j + 1) * (size + TILE_GAP)
             canvas.paste(_to_pil(result.degraded[0]), (x0, y0))
             for k, (by0, by1, bx0, bx1) in enumerate(block_bounds(size, size, bdm.partition)):
                 draw.rectangle((x0 + bx0, y0 + by0, x0 + bx1 - 1, y0 + by1 - 1), outline="yellow")
+                draw.text((x0 + bx0 + 3, y0 + by0 + 2), str(k), fill="yellow")
+                # Legend under the tile: block id, type, level label (0..3 = the kept levels).
                 name = SPECS[int(result.type_labels[0, k])].name
-                draw.text((x0 + bx0 + 2, y0 + by0 + 2), name[:12], fill="yellow")
+                level = int(result.level_labels[0, k])
+                draw.text((x0, y0 + size + 2 + 12 * k), f"{k}: {name} lvl {level}", fill="black")
     return canvas
 
 
