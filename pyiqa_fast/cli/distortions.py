@@ -56,6 +56,11 @@ def _to_pil(img: torch.Tensor):
     return Image.fromarray(array)
 
 
+def _fits(type_id: int, height: int, width: int) -> bool:
+    min_h, min_w = MIN_REGION.get(type_id, (0, 0))
+    return min_h <= height and min_w <= width
+
+
 def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24", columns: int = 2,
               seed: int = 0, block_example: bool = True, backend: str = "auto"):
     """A PIL image: every type of ``types`` at its five levels on ``photo`` (Tensor[3, S, S])."""
@@ -96,7 +101,7 @@ def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24
         for j, partition in enumerate(("vertical", "horizontal", "grid2x2")):
             # Types with a minimum region (non_eccentricity: 49 px) only where the blocks are big enough.
             rows, cols = PARTITIONS[partition]
-            fits = [i for i in ids if all(size // n >= m for n, m in zip((rows, cols), MIN_REGION.get(i, (0, 0))))]
+            fits = [i for i in ids if _fits(i, size // rows, size // cols)]
             bdm = BlockDegradation(partition, types=tuple(fits), preset=preset, backend=backend)
             result = bdm(photo.unsqueeze(0), generator=g)
             x0 = LABEL_W + (j + 1) * (size + TILE_GAP)
