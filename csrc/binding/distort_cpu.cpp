@@ -46,7 +46,12 @@ void run(const at::Tensor& x, at::Tensor& y, const distort::SampleTable& base, c
     }
   };
   if (by_sample) {
-    at::parallel_for(0, B, 1, body);
+    // Samples cost from 0.05 to 25 ms (a mixed table): threads take the next sample from a shared
+    // counter instead of a fixed contiguous share, so no thread idles while another finishes.
+    std::atomic<int64_t> next{0};
+    at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) {
+      for (int64_t b = next++; b < B; b = next++) body(b, b + 1);
+    });
   } else {
     body(0, B);
   }

@@ -447,14 +447,19 @@ void warp(const OpArgs<T>& a, const T* in, T* out, int iteration, const Rect& r)
           keys_weights(yy - fy, wy);
           keys_weights(xx - fx, wx);
         }
+        T wxt[kTaps], wyt[kTaps];  // converted once, not per channel and tap
+        for (int k = 0; k < kTaps; ++k) {
+          wxt[k] = static_cast<T>(wx[k]);
+          wyt[k] = static_cast<T>(wy[k]);
+        }
         for (int c = 0; c < 3; ++c) {
           const T* p = in + c * plane;
           T s = 0;
           for (int i = 0; i < kTaps; ++i) {
             const T* row = p + ry[i];
             T t = 0;
-            for (int j = 0; j < kTaps; ++j) t += static_cast<T>(wx[j]) * row[rx[j]];
-            s += static_cast<T>(wy[i]) * t;
+            for (int j = 0; j < kTaps; ++j) t += wxt[j] * row[rx[j]];
+            s += wyt[i] * t;
           }
           out[c * plane + y * w + x] = std::min(std::max(s, T(0)), T(1));
         }
