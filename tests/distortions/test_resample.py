@@ -32,7 +32,7 @@ def photo(h: int, w: int, which: str = "astronaut") -> np.ndarray:
 
 
 def as_batch(arrays, dtype=torch.float64) -> torch.Tensor:
-    return torch.stack([torch.from_numpy(a).permute(2, 0, 1) for a in arrays]).to(dtype) / 255
+    return torch.stack([torch.from_numpy(np.array(a)).permute(2, 0, 1) for a in arrays]).to(dtype) / 255
 
 
 def presets_of(name: str) -> tuple[str, ...]:
