@@ -32,22 +32,11 @@ QUICK_OVERRIDES = ["data.resize=[64, 64]", "model.kwargs.img_size=32", "data.cro
                    "train.epochs=2", "optim.warmup_epochs=0.5", "protocol_overrides.test_crops=1"]
 
 
-def _float_build_dataset(cfg: Any, phase: str, repeat: int):
-    """The trainer's default dataset hook, with images as float32 in [0, 1] (what the model takes)."""
-    from pyiqa_fast.data import load_dataset
-
-    d = cfg.data
-    split = f"{d.split}_seed{cfg.train.seed}_split{repeat:02d}" if d.split == "ratio82" else d.split
-    kwargs: dict[str, Any] = {"split": split, "phase": phase, "dtype": "float"}
-    if d.resize:
-        kwargs["resize"] = tuple(d.resize)
-    return load_dataset(d.dataset, d.root, **kwargs)
-
-
 def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = None, out_dir: str | None = None,
                    quick: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train and test the demo model; print the summary table. Returns the trainer's results record."""
     from pyiqa_fast.train import Trainer, load_config
+    from pyiqa_fast.train.trainer import default_build_dataset
 
     sets = [*(QUICK_OVERRIDES if quick else []), *(overrides or [])]
     if out_dir is not None:
@@ -61,8 +50,8 @@ def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = Non
           f"crop {d.crop_size}, {cfg.train.epochs} epochs, batch {d.batch_size}) on {cfg.train.device}, "
           f"{torch.get_num_threads()} threads", flush=True)
     t0 = time.perf_counter()
-    train_ds = _float_build_dataset(cfg, "train", 0)
-    test_ds = _float_build_dataset(cfg, "test", 0)
+    train_ds = default_build_dataset(cfg, "train", 0)  # float32 images in [0, 1]
+    test_ds = default_build_dataset(cfg, "test", 0)
     t_data = time.perf_counter() - t0
     refs = sorted({r.ref_name for r in test_ds.records})
     n_train_refs = len({r.ref_name for r in train_ds.records})

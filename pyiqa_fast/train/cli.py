@@ -60,7 +60,7 @@ def run_eval(checkpoint: str, config: str | None = None, overrides: list[str] | 
         model = trainer._make_model().to(trainer.device)
         model.load_state_dict(ckpt["model"])
         _, test = trainer._datasets(0)
-        metrics = trainer.evaluate(model, test)
+        metrics = trainer.evaluate(model, test, ckpt.get("target_stats"))  # the training run's normalisation
     except (FileNotFoundError, RuntimeError, KeyError, ValueError) as e:
         print(f"pyiqa-fast eval: {e}", file=sys.stderr)
         return 1

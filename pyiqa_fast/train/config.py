@@ -122,6 +122,11 @@ class TrainConfig:
         eval_every: Evaluate every N epochs (the last epoch is always evaluated).
         progress: tqdm progress bars (plain prints when tqdm is missing).
         log_every: Print/record the training loss every N steps.
+        target_norm: ``"none"`` (train on the raw MOS) or ``"zscore"``: train on
+            ``(mos - mean) / std`` with the training set's mean and (population) std; predictions
+            are mapped back (``pred · std + mean``) before evaluation. The stats are stored in the
+            checkpoints (``"target_stats"``) so a resume and ``pyiqa-fast eval`` use the same ones.
+            Helps models with a bias-free head (DEIQT) trained from scratch on a 0–100 scale.
     """
 
     epochs: int = 9
@@ -135,6 +140,7 @@ class TrainConfig:
     eval_every: int = 1
     progress: bool = True
     log_every: int = 50
+    target_norm: str = "none"
 
 
 @dataclass

@@ -43,7 +43,7 @@ from pyiqa_fast.train.protocols import Protocol, aggregate, select_epoch
 
 __all__ = [
     "Trainer", "TrainingDivergedError", "SyntheticIQADataset", "default_build_dataset", "split_indices",
-    "lr_at_step", "build_optimizer", "LOSSES",
+    "lr_at_step", "build_optimizer", "LOSSES", "TARGET_NORMS", "dataset_mos", "target_stats",
 ]
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -51,6 +51,10 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": F.mse_loss,
     "l1": F.l1_loss,
 }
+
+
+#: ``train.target_norm`` values.
+TARGET_NORMS = ("none", "zscore")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -113,10 +117,39 @@ def default_build_dataset(cfg: Config, phase: str, repeat: int) -> Dataset:
         raise ImportError(f"dataset {d.dataset!r} needs pyiqa_fast.data.load_dataset, which is not available; "
                           "pass train/eval datasets to Trainer or use data.dataset=synthetic") from e
     split = f"{d.split}_seed{cfg.train.seed}_split{repeat:02d}" if d.split == "ratio82" else d.split
-    kwargs: dict[str, Any] = {"split": split, "phase": phase}
+    kwargs: dict[str, Any] = {"split": split, "phase": phase, "dtype": "float"}  # the model takes [0, 1]
     if d.resize:
         kwargs["resize"] = tuple(d.resize)
     return load_dataset(d.dataset, d.root, **kwargs)
+
+
+def dataset_mos(ds: Dataset) -> list[float]:
+    """The MOS of every item of ``ds``, in order, without loading images where the dataset allows.
+
+    Uses a ``mos`` attribute (tensor or list of length ``len(ds)``) when present, follows
+    :class:`~torch.utils.data.Subset` indices, and otherwise reads the items.
+    """
+    if isinstance(ds, Subset):
+        inner = dataset_mos(ds.dataset)
+        return [inner[i] for i in ds.indices]
+    mos = getattr(ds, "mos", None)
+    if mos is not None and not callable(mos):
+        vals = mos.tolist() if hasattr(mos, "tolist") else list(mos)
+        if len(vals) == len(ds):  # type: ignore[arg-type]
+            return [float(v) for v in vals]
+    return [_image_and_mos(ds[i])[1] for i in range(len(ds))]  # type: ignore[arg-type]
+
+
+def target_stats(mode: str, ds: Dataset) -> dict[str, Any] | None:
+    """The ``train.target_norm`` statistics of a training set: ``None`` for ``"none"``, else
+    ``{"mode": "zscore", "mean": float, "std": float}`` (population std; 1 if the MOS is constant)."""
+    if mode not in TARGET_NORMS:
+        raise ValueError(f"unknown train.target_norm {mode!r}; available: {', '.join(TARGET_NORMS)}")
+    if mode == "none":
+        return None
+    m = torch.tensor(dataset_mos(ds), dtype=torch.float64)
+    std = float(m.std(unbiased=False)) if len(m) > 1 else 0.0
+    return {"mode": mode, "mean": float(m.mean()), "std": std if std > 0 and math.isfinite(std) else 1.0}
 
 
 def _image_and_mos(item: Any) -> tuple[torch.Tensor, float]:
@@ -304,6 +337,12 @@ class Trainer:
         self.last_checkpoint: str | None = None
         self.messages: list[str] = []
         self.model: nn.Module | None = None
+        if cfg.train.target_norm not in TARGET_NORMS:
+            raise ValueError(f"unknown train.target_norm {cfg.train.target_norm!r}; "
+                             f"available: {', '.join(TARGET_NORMS)}")
+        #: The target normalisation in use (``None``: raw MOS); set by :meth:`fit`, or by hand (from a
+        #: checkpoint's ``"target_stats"``) before :meth:`evaluate`.
+        self.target_stats: dict[str, Any] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -334,7 +373,9 @@ class Trainer:
             "data": {"dataset": d.dataset, "split": d.split, "resize": d.resize, "crop_size": d.crop_size,
                      "patch_num": d.patch_num, "hflip": d.hflip, "batch_size": d.batch_size},
             "optim": json.loads(json.dumps(dataclasses.asdict(c.optim))),
-            "train": {"epochs": c.train.epochs, "seed": c.train.seed, "amp": self.amp},
+            "train": {"epochs": c.train.epochs, "seed": c.train.seed, "amp": self.amp,
+                      # only when on: checkpoints written before the option existed stay resumable
+                      **({"target_norm": c.train.target_norm} if c.train.target_norm != "none" else {})},
             "protocol": self.protocol.to_dict(),
             "world_size": self.dist.world_size,
         }
@@ -348,12 +389,16 @@ class Trainer:
     # -- evaluation ---------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, dataset: Dataset,
+                 target_stats: dict[str, Any] | None = None) -> dict[str, float]:
         """Per-image mean of the protocol's test crops, gathered over ranks; SRCC/PLCC/KRCC/RMSE.
 
         Args:
             model: The (unwrapped) model.
             dataset: Test items.
+            target_stats: The target normalisation the model was trained with (a checkpoint's
+                ``"target_stats"``); predictions become ``pred · std + mean``. Default
+                :attr:`target_stats` (set by :meth:`fit`).
 
         Returns:
             ``{"srcc", "plcc", "krcc", "rmse", "n"}`` (identical on every rank).
@@ -377,6 +422,9 @@ class Trainer:
         model.train(was_training)
         rows = sorted(r for part in all_gather_objects(local, self.dist) for r in part)
         pred = torch.tensor([r[1] for r in rows], dtype=torch.float64)
+        stats = target_stats if target_stats is not None else self.target_stats
+        if stats is not None:
+            pred = pred * stats["std"] + stats["mean"]
         gt = torch.tensor([r[2] for r in rows], dtype=torch.float64)
         return {"srcc": float(srcc(pred, gt)), "plcc": float(plcc(pred, gt, fit=p.plcc_fit)),
                 "krcc": float(krcc(pred, gt)), "rmse": float(rmse(pred, gt)), "n": len(rows)}
@@ -463,6 +511,13 @@ class Trainer:
                     results: dict[str, Any]) -> dict[str, Any] | None:
         cfg, p, info = self.cfg, self.protocol, self.dist
         train_ds, eval_ds = self._datasets(repeat)
+        # the stats of this repeat's training set; a resume keeps the checkpoint's
+        if ckpt is not None and "target_stats" in ckpt:
+            stats = ckpt["target_stats"]
+        else:
+            stats = target_stats(cfg.train.target_norm, train_ds)
+        self.target_stats = stats
+        t_mean, t_std = (stats["mean"], stats["std"]) if stats is not None else (0.0, 1.0)
         _seed_everything(cfg.train.seed + info.rank)
         model = self._make_model().to(self.device)
         identity = self.identity(model)
@@ -500,7 +555,7 @@ class Trainer:
                     "repeat": repeat, "step": step, "history": history, "completed_repeats": results["repeats"],
                     "epoch_loss_sum": loss_sum, "epoch_loss_count": loss_count,
                     "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-                    "rng": rngs}
+                    "rng": rngs, "target_stats": stats}
 
         try:
             from tqdm.auto import tqdm
@@ -531,6 +586,8 @@ class Trainer:
                     group["lr"] = lr
                 x = x.to(self.device, non_blocking=True)
                 y = y.to(self.device, non_blocking=True)
+                if stats is not None:
+                    y = (y - t_mean) / t_std
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                     pred = net(x)
                 loss = loss_fn(pred.float(), y)
@@ -577,7 +634,7 @@ class Trainer:
                                    "lr": lr_at_step(step - 1, steps_per_epoch, cfg.optim),
                                    "time_s": time.time() - t0}
             if (epoch + 1) % max(1, cfg.train.eval_every) == 0 or epoch + 1 == cfg.train.epochs:
-                rec.update(self.evaluate(model, eval_ds))
+                rec.update(self.evaluate(model, eval_ds, stats))
                 self._log(f"repeat {repeat} epoch {epoch + 1}: loss {rec['train_loss']:.4g} SRCC {rec['srcc']:.4f} "
                           f"PLCC {rec['plcc']:.4f}")
             history.append(rec)
@@ -592,6 +649,7 @@ class Trainer:
         self.model = model
         weights = os.path.join(self.out_dir, f"model_repeat{repeat:02d}.pt")
         if info.is_main:
-            save_checkpoint(weights, {"format": FORMAT_VERSION, "identity": identity, "model": model.state_dict()})
+            save_checkpoint(weights, {"format": FORMAT_VERSION, "identity": identity, "model": model.state_dict(),
+                                      "target_stats": stats})
         return {"repeat": repeat, "epochs": history, "selected": select_epoch(history, p.select), "steps": total,
-                "weights": weights}
+                "weights": weights, "target_stats": stats}
