@@ -381,3 +381,11 @@ def test_auto_uses_cpu_and_falls_back_to_reference_for_reference_only_types():
     assert BACKENDS.resolve("auto", torch.device("cpu"), torch.float32, False, types=p2k.types).name == "reference"
     with pytest.raises(BackendUnavailableError, match="has no C\\+\\+ kernel for jpeg2000"):
         distort(torch.rand(1, 3, 32, 32), p2k, backend="cpu")
+
+
+def test_kadis_denoise_names_the_missing_network_on_every_backend():
+    p = sample_params([spec("denoise").id], [0], preset="kadis", seed=0)
+    with pytest.raises(ValueError, match="DnCNN"):
+        distort(torch.rand(1, 3, 16, 16), p)
+    with pytest.raises(BackendUnavailableError, match="has no kadis kernel for denoise"):
+        distort(torch.rand(1, 3, 16, 16), p, backend="cpu")

@@ -21,6 +21,11 @@ def distort(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor
     return torch.ops.pyiqa_fast.distort(x, types, values, seeds, aux, rows, cols, preset, crop, compat)
 
 
+# (type, preset) pairs no backend computes: kadis' denoise needs MATLAB's DnCNN. Refused here so
+# that ``auto`` reaches the reference, whose error names the reason.
+PRESET_GAPS = frozenset({(SPECS[18].id, "kadis")})
+
+
 def _limits(types: Tensor | None = None, preset: str = "reiqa", compat: bool = False, **_) -> list[str]:
     if types is None:
         return []
@@ -28,6 +33,9 @@ def _limits(types: Tensor | None = None, preset: str = "reiqa", compat: bool = F
     missing = sorted(present - cpu_types())
     if missing:
         return [f"has no C++ kernel for {', '.join(SPECS[t].name for t in missing)}"]
+    gaps = sorted(t for t in present if (t, preset) in PRESET_GAPS)
+    if gaps:
+        return [f"has no {preset} kernel for {', '.join(SPECS[t].name for t in gaps)}"]
     return []
 
 
