@@ -13,7 +13,11 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
+#if !defined(__CUDACC__)
+#include <vector>
+#endif
 
 #include "common/macros.h"
 
@@ -61,31 +65,73 @@ PYIQA_FAST_HOST_DEVICE PYIQA_FAST_INLINE void box_muller(uint32_t r0, uint32_t r
   n1 = radius * std::sin(angle);
 }
 
-// The same pair in float maths, for float32 images: (r0 >> 8) + 1 ≤ 2²⁴ is exact in float, and
-// logf/sinf/cosf keep the normals within 1e-6 of the double ones (DISTORTIONS.md §5.2 allows that
-// across backends); ~40 % cheaper than the double maths (measured: a Taylor sincos and a
-// polynomial log were no faster than glibc's float functions here).
+// The same pair in float maths, for float32 images, with no libm call and no branch so that a
+// loop over a row of words vectorises (box_muller_row): (r0 >> 8) + 1 ≤ 2²⁴ is exact in float;
+// ln a = e·ln 2 + 2·atanh(s) with the mantissa in [√½, √2) and the odd series to s⁹; the angle
+// 2πb is reduced exactly to 2π(b − k/4) ∈ [−π/4, π/4] and sin/cos come from Taylor series to
+// θ⁹/θ⁸, rotated by k quarter turns. Within ~1e-6 of the double normals (DISTORTIONS.md §5.2).
 PYIQA_FAST_HOST_DEVICE PYIQA_FAST_INLINE void box_muller(uint32_t r0, uint32_t r1, float& n0, float& n1) {
-  const float a = static_cast<float>((r0 >> 8) + 1u) * (1.0f / 16777216.0f);
+  const float a = static_cast<float>((r0 >> 8) + 1u);  // a·2⁻²⁴ ∈ (0, 1]
+  uint32_t bits;
+  std::memcpy(&bits, &a, sizeof bits);
+  const uint32_t mantissa = bits & 0x007FFFFFu;
+  const int32_t high = mantissa > 0x003504F3u ? 1 : 0;  // mantissa ≥ √2: halve it
+  const int32_t exponent = static_cast<int32_t>(bits >> 23) - 151 + high;
+  const uint32_t m_bits = mantissa | (high ? 0x3F000000u : 0x3F800000u);
+  float m;
+  std::memcpy(&m, &m_bits, sizeof m);
+  const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  const float ln_a = static_cast<float>(exponent) * 0.69314718055994531f +
+                     2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9)))));
+  const float radius = std::sqrt(-2.0f * ln_a);
   const float b = static_cast<float>(r1 >> 8) * (1.0f / 16777216.0f);
-  const float radius = std::sqrt(-2.0f * std::log(a));
-  const float angle = 6.28318530717958647692f * b;
-  n0 = radius * std::cos(angle);
-  n1 = radius * std::sin(angle);
+  const int32_t k = static_cast<int32_t>(4.0f * b + 0.5f);  // nearest quarter turn, 0..4
+  const float theta = 6.28318530717958647692f * (b - 0.25f * static_cast<float>(k));
+  const float t2 = theta * theta;
+  const float sine = theta * (1.0f + t2 * (-1.0f / 6 + t2 * (1.0f / 120 + t2 * (-1.0f / 5040 + t2 * (1.0f / 362880)))));
+  const float cosine = 1.0f + t2 * (-0.5f + t2 * (1.0f / 24 + t2 * (-1.0f / 720 + t2 * (1.0f / 40320))));
+  const float c1 = (k & 1) ? -sine : cosine, s1 = (k & 1) ? cosine : sine;
+  const float signed_radius = (k & 2) ? -radius : radius;
+  n0 = signed_radius * c1;
+  n1 = signed_radius * s1;
 }
 
-// Normals in the precision of a kernel on T images: double maths for double (the reference's),
-// float maths for float.
+// box_muller over a row of word pairs (vectorised by the compiler).
+PYIQA_FAST_HOST_DEVICE PYIQA_FAST_INLINE void box_muller_row(const uint32_t* PYIQA_FAST_RESTRICT r0,
+                                                            const uint32_t* PYIQA_FAST_RESTRICT r1,
+                                                            float* PYIQA_FAST_RESTRICT n0,
+                                                            float* PYIQA_FAST_RESTRICT n1, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) box_muller(r0[i], r1[i], n0[i], n1[i]);
+}
+
+#if !defined(__CUDACC__)
+// Host helper: the three normals (the pair of words 0, 1 and the cos branch of words 2, 3) of
+// draw d at the pixels (x0 + i, y), i < n, into out[i], out[n + i], out[2n + i] — in T's precision,
+// for float kernels through Box–Muller rows the compiler vectorises. Buffers are the caller's.
 template <typename T>
-PYIQA_FAST_HOST_DEVICE PYIQA_FAST_INLINE void normals(uint32_t r0, uint32_t r1, double& n0, double& n1) {
+inline void row_normals3(uint64_t seed, int64_t x0, int64_t y, uint32_t d, int64_t n, std::vector<uint32_t>& words,
+                         std::vector<float>& scratch, double* out) {
+  words.resize(static_cast<size_t>(4 * n));
+  scratch.resize(static_cast<size_t>(4 * n));
+  for (int64_t i = 0; i < n; ++i) {
+    const Uint4 w = draw(seed, static_cast<uint32_t>(x0 + i), static_cast<uint32_t>(y), d);
+    words[i] = w.x;
+    words[n + i] = w.y;
+    words[2 * n + i] = w.z;
+    words[3 * n + i] = w.w;
+  }
   if constexpr (std::is_same_v<T, float>) {
-    float f0, f1;
-    box_muller(r0, r1, f0, f1);
-    n0 = f0;
-    n1 = f1;
+    box_muller_row(words.data(), words.data() + n, scratch.data(), scratch.data() + n, n);
+    box_muller_row(words.data() + 2 * n, words.data() + 3 * n, scratch.data() + 2 * n, scratch.data() + 3 * n, n);
+    for (int64_t i = 0; i < 3 * n; ++i) out[i] = scratch[i];
   } else {
-    box_muller(r0, r1, n0, n1);
+    double unused;
+    for (int64_t i = 0; i < n; ++i) {
+      box_muller(words[i], words[n + i], out[i], out[n + i]);
+      box_muller(words[2 * n + i], words[3 * n + i], out[2 * n + i], unused);
+    }
   }
 }
+#endif
 
 }  // namespace pyiqa_fast::philox

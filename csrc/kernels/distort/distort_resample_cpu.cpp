@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "common/philox.h"
@@ -416,12 +417,27 @@ void warp(const OpArgs<T>& a, const T* in, T* out, int iteration, const Rect& r)
   const int64_t h = a.h, w = a.w, plane = h * w;
   const double amount = a.value;
   parallel_range(a, r.height(), [&](int64_t begin, int64_t end) {
+    // The row's displacements first: Philox words, then Box–Muller over the whole row (for float
+    // images a loop the compiler vectorises), then the warp.
+    const int64_t n = r.width();
+    std::vector<uint32_t> words(static_cast<size_t>(2 * n));
+    std::vector<double> normals(static_cast<size_t>(2 * n));
+    std::vector<float> normals_f(static_cast<size_t>(2 * n));
     for (int64_t y = r.y0 + begin; y < r.y0 + end; ++y) {
-      for (int64_t x = r.x0; x < r.x1; ++x) {
-        const philox::Uint4 word = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + x),
+      for (int64_t i = 0; i < n; ++i) {
+        const philox::Uint4 word = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + r.x0 + i),
                                                 static_cast<uint32_t>(a.rng_y0 + y), static_cast<uint32_t>(iteration));
-        double n0, n1;
-        philox::normals<T>(word.x, word.y, n0, n1);
+        words[i] = word.x;
+        words[n + i] = word.y;
+      }
+      if constexpr (std::is_same_v<T, float>) {
+        philox::box_muller_row(words.data(), words.data() + n, normals_f.data(), normals_f.data() + n, n);
+        for (int64_t i = 0; i < 2 * n; ++i) normals[i] = normals_f[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) philox::box_muller(words[i], words[n + i], normals[i], normals[n + i]);
+      }
+      for (int64_t x = r.x0; x < r.x1; ++x) {
+        const double n0 = normals[x - r.x0], n1 = normals[n + x - r.x0];
         const double yy = static_cast<double>(y) - n0 * amount;
         const double xx = static_cast<double>(x) - n1 * amount;
         const double fy = std::floor(yy), fx = std::floor(xx);

@@ -552,17 +552,16 @@ Status denoise(const OpArgs<T>& a) {
   T* const noisy = scratch<T, 5>(static_cast<size_t>(3 * plane));
   const double sigma = std::sqrt(a.value);
   parallel_range(a, y1 - y0, [&](int64_t begin, int64_t end) {
+    const int64_t n_row = x1 - x0;
+    std::vector<uint32_t> words;
+    std::vector<float> row_scratch;
+    std::vector<double> normals(static_cast<size_t>(3 * n_row));
     for (int64_t y = y0 + begin; y < y0 + end; ++y) {
+      philox::row_normals3<T>(a.seed, a.rng_x0 + x0, a.rng_y0 + y, 0, n_row, words, row_scratch, normals.data());
       for (int64_t x = x0; x < x1; ++x) {
-        const philox::Uint4 wd = philox::draw(a.seed, static_cast<uint32_t>(a.rng_x0 + x),
-                                              static_cast<uint32_t>(a.rng_y0 + y), 0);
-        double n[3];
-        double unused;
-        philox::normals<T>(wd.x, wd.y, n[0], n[1]);
-        philox::normals<T>(wd.z, wd.w, n[2], unused);
         const int64_t i = y * a.w + x;
         for (int c = 0; c < 3; ++c) {
-          const double v = static_cast<double>(a.src[c * plane + i]) + sigma * n[c];
+          const double v = static_cast<double>(a.src[c * plane + i]) + sigma * normals[c * n_row + (x - x0)];
           noisy[c * plane + i] = static_cast<T>(v < 0 ? 0 : (v > 1 ? 1 : v));
         }
       }
