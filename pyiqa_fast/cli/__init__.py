@@ -43,6 +43,14 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C")
     evaluate.add_argument("-o", "--out", help="write the metrics as JSON here")
 
+    score = commands.add_parser("score", help="score image files with a trained checkpoint")
+    score.add_argument("images", nargs="+", help="image files")
+    score.add_argument("--checkpoint", required=True, help="last.pt or model_repeatNN.pt of a training run")
+    score.add_argument("--config", help="config (default: the one stored in the checkpoint)")
+    score.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C")
+    listing = commands.add_parser("list", help="models, metrics, distortions, datasets or protocols")
+    listing.add_argument("what", choices=("models", "metrics", "distortions", "datasets", "protocols"))
+
     from pyiqa_fast.cli.prepare import add_prepare_arguments
 
     add_prepare_arguments(commands.add_parser("prepare", help="verify a local dataset copy, write its meta CSV"))
@@ -64,6 +72,24 @@ def _build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--preset", default=None, choices=("reiqa", "kadis", "arniqa"))
     listing.add_argument("--types", default=None, choices=("shdiqa24", "reiqa26", "arniqa24"))
     return parser
+
+
+def _run_list(what: str) -> int:
+    if what == "distortions":
+        from pyiqa_fast.cli.distortions import run_list
+
+        return run_list(None, None)
+    if what == "models":
+        from pyiqa_fast.models import list_models as names
+    elif what == "metrics":
+        from pyiqa_fast.metrics import list_metrics as names
+    elif what == "datasets":
+        from pyiqa_fast.data import list_datasets as names
+    else:
+        from pyiqa_fast.train.protocols import list_protocols as names
+    for name in names():
+        print(name)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             from pyiqa_fast.train.cli import run_eval
 
             return run_eval(args.checkpoint, args.config, args.overrides, args.out)
+        if args.command == "score":
+            from pyiqa_fast.train.cli import run_score
+
+            return run_score(args.checkpoint, args.images, args.config, args.overrides)
+        if args.command == "list":
+            return _run_list(args.what)
         if args.command == "prepare":
             from pyiqa_fast.cli.prepare import run_from_args
 
