@@ -48,6 +48,18 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--checkpoint", required=True, help="last.pt or model_repeatNN.pt of a training run")
     score.add_argument("--config", help="config (default: the one stored in the checkpoint)")
     score.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C")
+    dst = commands.add_parser("distort", help="distort one image (a file or a scikit-image photo name)")
+    dst.add_argument("image", help="image file, or a scikit-image photo name (astronaut, coffee, …)")
+    dst.add_argument("-o", "--out", required=True, help="output image file")
+    dst.add_argument("--type", dest="types", action="append", required=True,
+                     help="distortion name (repeat once per block with --partition)")
+    dst.add_argument("--level", dest="levels", action="append", type=int, required=True,
+                     help="level index 0..4 (repeat once per block)")
+    dst.add_argument("--preset", default="reiqa", choices=("reiqa", "kadis", "arniqa"))
+    dst.add_argument("--partition", default=None, help="vertical, horizontal, grid2x2 (default: whole image)")
+    dst.add_argument("--block-mode", default="composite", choices=("composite", "crop"))
+    dst.add_argument("--seed", type=int, default=0)
+    dst.add_argument("--backend", default="auto")
     listing = commands.add_parser("list", help="models, metrics, distortions, datasets or protocols")
     listing.add_argument("what", choices=("models", "metrics", "distortions", "datasets", "protocols"))
 
@@ -118,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             from pyiqa_fast.train.cli import run_score
 
             return run_score(args.checkpoint, args.images, args.config, args.overrides)
+        if args.command == "distort":
+            from pyiqa_fast.cli.distortions import run_distort
+
+            return run_distort(args.image, args.out, args.types, args.levels, args.preset, args.partition,
+                               args.block_mode, args.seed, args.backend)
         if args.command == "list":
             return _run_list(args.what)
         if args.command == "prepare":

@@ -137,3 +137,36 @@ def run_list(preset: str | None, types: str | None) -> int:
         values = ", ".join(f"{v:g}" for v in table) if table else "—"
         print(f"{s.id:>3}  {s.name:<22} {s.cost_class:<22} {values}")
     return 0
+
+
+def run_distort(image: str, out: str, types: list[str], levels: list[int], preset: str, partition: str | None,
+                block_mode: str, seed: int, backend: str) -> int:
+    """Distorts one image (a file or a scikit-image photo name) and writes it as PNG/JPEG/….
+
+    One type and level: the whole image. With ``--partition``, one type and level per block
+    (row-major), in ``block_mode``.
+    """
+    from PIL import Image
+
+    from pyiqa_fast.distortions.params import resolve_partition
+    from pyiqa_fast.ops import distort
+
+    rows, cols = resolve_partition(partition)
+    if len(types) != rows * cols or len(levels) != rows * cols:
+        raise ValueError(f"--type and --level need {rows * cols} value(s) each for partition {partition or 'whole'}, "
+                         f"got {len(types)} and {len(levels)}")
+    path = Path(image)
+    if path.exists():
+        with Image.open(path) as pil:
+            array = torch.frombuffer(bytearray(pil.convert("RGB").tobytes()), dtype=torch.uint8)
+            x = array.view(pil.height, pil.width, 3).permute(2, 0, 1).unsqueeze(0)
+    else:
+        photo = load_photo(image, 512)  # a scikit-image photo name (errors name the argument)
+        x = (photo * 255 + 0.5).to(torch.uint8).unsqueeze(0)
+    params = sample_params([types], [levels], preset=preset, partition=(rows, cols), seed=seed)
+    y = distort(x.contiguous(), params, block_mode=block_mode, backend=backend)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(y[0].permute(1, 2, 0).contiguous().numpy()).save(out)
+    applied = ", ".join(f"{t} L{lv + 1}" for t, lv in zip(types, levels, strict=True))
+    print(f"wrote {out} ({x.shape[3]}×{x.shape[2]}, {applied})")
+    return 0

@@ -34,3 +34,21 @@ def test_list_prints_the_catalogue(capsys):
     assert main(["distortions", "list", "--types", "shdiqa24"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 25 and "gaussian_blur" in lines[6] and "0.1, 0.5, 1, 2, 5" in lines[6]
+
+
+def test_distort_one_image_whole_and_per_block(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "blurred.png"
+    assert main(["distort", str(photo), "-o", str(out), "--type", "gaussian_blur", "--level", "4"]) == 0
+    blurred = np.asarray(Image.open(out)).astype(float)
+    assert blurred.shape == (64, 96, 3) and blurred.std() < np.asarray(Image.open(photo)).std()
+    out2 = tmp_path / "blocks.png"
+    assert main(["distort", str(photo), "-o", str(out2), "--partition", "vertical", "--type", "mean_shift",
+                 "--level", "0", "--type", "darken", "--level", "4"]) == 0
+    halves = np.asarray(Image.open(out2)).astype(float)
+    assert halves[:, :48].mean() > halves[:, 48:].mean()
+    assert main(["distort", str(photo), "-o", str(out2), "--partition", "vertical", "--type", "jpeg",
+                 "--level", "0"]) == 2
+    assert "--type and --level need 2 value(s) each" in capsys.readouterr().err
