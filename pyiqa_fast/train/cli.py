@@ -38,6 +38,33 @@ def run_train(config: str, overrides: list[str] | None = None, resume: bool | st
     return 0
 
 
+class MissingConfigError(ValueError):
+    """A checkpoint without a stored config and no --config (a usage error: exit status 2)."""
+
+
+def _load_trained(command: str, checkpoint: str, config: str | None, overrides: list[str] | None):
+    """(trainer, model with the checkpoint's weights, checkpoint) of a training run; the config is
+    ``config`` or the one the checkpoint stores.
+
+    Raises:
+        MissingConfigError: Neither a config nor one stored in the checkpoint.
+    """
+    from pyiqa_fast.train import Trainer, load_checkpoint, load_config
+    from pyiqa_fast.train.config import apply_overrides, config_from_dict
+
+    ckpt = load_checkpoint(checkpoint)
+    if config is not None:
+        cfg = load_config(config, overrides)
+    elif "config" in ckpt:
+        cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides)
+    else:
+        raise MissingConfigError(f"{command}: {checkpoint} stores no config; pass --config")
+    trainer = Trainer(cfg)
+    model = trainer._make_model().to(trainer.device)
+    model.load_state_dict(ckpt["model"])
+    return trainer, model, ckpt
+
+
 def run_eval(checkpoint: str, config: str | None = None, overrides: list[str] | None = None,
              out: str | None = None) -> int:
     """Evaluate a trained checkpoint (``last.pt`` or ``model_repeatNN.pt``) on the test split of repeat 0.
@@ -45,25 +72,13 @@ def run_eval(checkpoint: str, config: str | None = None, overrides: list[str] | 
     The model and data come from ``config`` (default: the config stored in a ``last.pt`` checkpoint).
     Prints the metrics as JSON and writes them to ``out`` if given.
     """
-    from pyiqa_fast.train import Trainer, load_checkpoint
-    from pyiqa_fast.train.config import apply_overrides, config_from_dict
-
     try:
-        ckpt = load_checkpoint(checkpoint)
-        if config is not None:
-            from pyiqa_fast.train import load_config
-
-            cfg = load_config(config, overrides)
-        elif "config" in ckpt:
-            cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides)
-        else:
-            print("pyiqa-fast eval: this checkpoint stores no config; pass --config", file=sys.stderr)
-            return 2
-        trainer = Trainer(cfg)
-        model = trainer._make_model().to(trainer.device)
-        model.load_state_dict(ckpt["model"])
+        trainer, model, ckpt = _load_trained("pyiqa-fast eval", checkpoint, config, overrides)
         _, test = trainer._datasets(0)
         metrics = trainer.evaluate(model, test, ckpt.get("target_stats"))  # the training run's normalisation
+    except MissingConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
     except (FileNotFoundError, RuntimeError, KeyError, ValueError) as e:
         print(f"pyiqa-fast eval: {e}", file=sys.stderr)
         return 1
@@ -85,8 +100,6 @@ def run_score(checkpoint: str, images: list[str], config: str | None = None,
     """
     from PIL import Image
 
-    from pyiqa_fast.train import Trainer, load_checkpoint
-    from pyiqa_fast.train.config import apply_overrides, config_from_dict
     from pyiqa_fast.train.trainer import _TestCrops
 
     missing = [p for p in images if not os.path.isfile(p)]
@@ -94,19 +107,9 @@ def run_score(checkpoint: str, images: list[str], config: str | None = None,
         print(f"pyiqa-fast score: no such image file: {missing[0]}", file=sys.stderr)
         return 2
     try:
-        ckpt = load_checkpoint(checkpoint)
-        if config is not None:
-            from pyiqa_fast.train import load_config
-
-            cfg = load_config(config, overrides)
-        elif "config" in ckpt:
-            cfg = apply_overrides(config_from_dict(ckpt["config"]), overrides)
-        else:
-            print("pyiqa-fast score: this checkpoint stores no config; pass --config", file=sys.stderr)
-            return 2
-        trainer = Trainer(cfg)
-        model = trainer._make_model().to(trainer.device).eval()
-        model.load_state_dict(ckpt["model"])
+        trainer, model, ckpt = _load_trained("pyiqa-fast score", checkpoint, config, overrides)
+        cfg = trainer.cfg
+        model.eval()
         items = []
         for path in images:
             with Image.open(path) as im:
@@ -124,6 +127,9 @@ def run_score(checkpoint: str, images: list[str], config: str | None = None,
                 _, x, _ = crops[i]
                 s = float(model(x.to(trainer.device)).float().mean())
                 scores.append(s * stats["std"] + stats["mean"] if stats else s)
+    except MissingConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
     except (OSError, RuntimeError, KeyError, ValueError) as e:
         print(f"pyiqa-fast score: {e}", file=sys.stderr)
         return 1

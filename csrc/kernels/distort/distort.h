@@ -67,6 +67,16 @@ void parallel_range(const OpArgs<T>& args, int64_t n, F&& body) {
                 [](void* ctx, int64_t begin, int64_t end) { (*static_cast<Body*>(ctx))(begin, end); });
 }
 
+// numpy.gradient at index i of a line of n samples with stride s starting at f: central differences
+// inside, one-sided at the two ends, 0 for n < 2 (unsharp_mask's Laplacian, color_shift's edges).
+template <typename T>
+inline T np_gradient(const T* f, int64_t i, int64_t n, int64_t s) {
+  if (n < 2) return T(0);
+  if (i == 0) return f[s] - f[0];
+  if (i == n - 1) return f[i * s] - f[(i - 1) * s];
+  return (f[(i + 1) * s] - f[(i - 1) * s]) / T(2);
+}
+
 // One operator per type. Returns kInvalidArgument for an image below the operator's minimum
 // size (the Python layer checks first and names the operator) and kUnsupportedDType for a
 // (type, preset) pair the CPU kernel does not implement.

@@ -418,14 +418,6 @@ Status color_diffuse(const OpArgs<T>& a) {
   return Status::kOk;
 }
 
-// numpy.gradient along a line of n samples with stride s (n == 1: 0).
-template <typename T>
-inline T np_gradient(const T* f, int64_t i, int64_t n, int64_t s) {
-  if (n < 2) return T(0);
-  if (i == 0) return f[s] - f[0];
-  if (i == n - 1) return f[i * s] - f[(i - 1) * s];
-  return (f[(i + 1) * s] - f[(i - 1) * s]) / T(2);
-}
 
 // §4.10 unsharp_mask. reiqa: L' = clip(L − a·(∂y∂y L + ∂x∂x L), 0, 100) with numpy.gradient
 // passes; compat (R1): Lab of 255·x (ReIQA's 0..255 floats into rgb2lab). kadis, and arniqa with

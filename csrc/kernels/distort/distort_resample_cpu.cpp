@@ -577,14 +577,6 @@ double percentile(const std::vector<double>& values, double p, std::vector<doubl
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-// Gradient along one axis with numpy.gradient semantics (0 for a length-1 axis).
-inline double np_grad(const double* g, int64_t i, int64_t n, int64_t stride) {
-  if (n < 2) return 0.0;
-  if (i == 0) return g[stride] - g[0];
-  if (i == n - 1) return g[0] - g[-stride];
-  return (g[stride] - g[-stride]) / 2;
-}
-
 template <typename T>
 void color_shift_mask(const OpArgs<T>& a, std::vector<double>& e) {
   const int64_t h = a.h, w = a.w, plane = h * w;
@@ -595,8 +587,7 @@ void color_shift_mask(const OpArgs<T>& a, std::vector<double>& e) {
   e.resize(plane);
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x) {
-      const double* p = g.data() + y * w + x;
-      e[y * w + x] = std::hypot(np_grad(p, y, h, w), np_grad(p, x, w, 1));
+      e[y * w + x] = std::hypot(np_gradient(g.data() + x, y, h, w), np_gradient(g.data() + y * w, x, w, int64_t{1}));
     }
   const int radius = a.preset == Preset::kReiqa ? 16 : 8;
   std::vector<double> taps(2 * radius + 1);

@@ -69,6 +69,20 @@ def register(name: str):
     return wrap
 
 
+def np_gradient(f: Tensor, dim: int) -> Tensor:
+    """``numpy.gradient`` along ``dim``: central differences inside, one-sided at the two ends, 0 for
+    a length-1 axis [PROPOSAL; numpy raises] (unsharp_mask's Laplacian, color_shift's edges)."""
+    n = f.shape[dim]
+    if n < 2:
+        return torch.zeros_like(f)
+    g = torch.empty_like(f)
+    if n > 2:
+        g.narrow(dim, 1, n - 2).copy_((f.narrow(dim, 2, n - 2) - f.narrow(dim, 0, n - 2)) / 2)
+    g.narrow(dim, 0, 1).copy_(f.narrow(dim, 1, 1) - f.narrow(dim, 0, 1))
+    g.narrow(dim, n - 1, 1).copy_(f.narrow(dim, n - 1, 1) - f.narrow(dim, n - 2, 1))
+    return g
+
+
 # Importing the cost-class modules fills OPERATORS.
 from pyiqa_fast.ops.distort.impl.reference import codec as _codec  # noqa: E402,F401
 from pyiqa_fast.ops.distort.impl.reference import pointwise as _pointwise  # noqa: E402,F401

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from pyiqa_fast.distortions import philox
-from pyiqa_fast.ops.distort.impl.reference import OpContext, colour, register
+from pyiqa_fast.ops.distort.impl.reference import OpContext, colour, np_gradient, register
 
 
 def pixel_normals(img: Tensor, ctx: OpContext, draw: int = 0) -> Tensor:
@@ -177,19 +177,6 @@ def _blur_replicate(planes: Tensor, taps: Tensor) -> Tensor:
     return x.squeeze(1)
 
 
-def _np_gradient(f: Tensor, dim: int) -> Tensor:
-    """``numpy.gradient`` along ``dim`` (central inside, one-sided at the borders; 0 for length 1)."""
-    n = f.shape[dim]
-    if n < 2:
-        return torch.zeros_like(f)
-    g = torch.empty_like(f)
-    if n > 2:
-        g.narrow(dim, 1, n - 2).copy_((f.narrow(dim, 2, n - 2) - f.narrow(dim, 0, n - 2)) / 2)
-    g.narrow(dim, 0, 1).copy_(f.narrow(dim, 1, 1) - f.narrow(dim, 0, 1))
-    g.narrow(dim, n - 1, 1).copy_(f.narrow(dim, n - 1, 1) - f.narrow(dim, n - 2, 1))
-    return g
-
-
 @register("unsharp_mask")
 def unsharp_mask(img: Tensor, ctx: OpContext) -> Tensor:
     """§4.10. reiqa: L' = clip(L − a·(∂y∂y L + ∂x∂x L), 0, 100) with ``numpy.gradient`` passes, a*, b*
@@ -203,7 +190,7 @@ def unsharp_mask(img: Tensor, ctx: OpContext) -> Tensor:
     lab = colour.rgb_to_lab(x)
     L = lab[0]
     if ctx.preset == "reiqa":
-        lap = _np_gradient(_np_gradient(L, 1), 1) + _np_gradient(_np_gradient(L, 0), 0)
+        lap = np_gradient(np_gradient(L, 1), 1) + np_gradient(np_gradient(L, 0), 0)
         L2 = L - ctx.value * lap
     else:
         L2 = L + ctx.value * (L - _blur_replicate(L.unsqueeze(0), _gaussian_taps(3.0, 6))[0])

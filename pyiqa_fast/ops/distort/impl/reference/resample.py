@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from pyiqa_fast.ops.distort.impl.reference import OpContext, register
+from pyiqa_fast.ops.distort.impl.reference import OpContext, np_gradient, register
 from pyiqa_fast.ops.distort.impl.reference.pointwise import pixel_normals
 
 # ---------------------------------------------------------------------------------------------
@@ -359,20 +359,6 @@ def non_eccentricity(img: Tensor, ctx: OpContext) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------
 # Colour shift (§4.23).
-
-
-def np_gradient(g: Tensor, dim: int) -> Tensor:
-    """``numpy.gradient`` along ``dim``: central differences, one-sided at the borders (0 for a
-    length-1 axis [PROPOSAL; numpy raises])."""
-    n = g.shape[dim]
-    if n < 2:
-        return torch.zeros_like(g)
-    d = torch.empty_like(g)
-    if n > 2:
-        d.narrow(dim, 1, n - 2).copy_((g.narrow(dim, 2, n - 2) - g.narrow(dim, 0, n - 2)) / 2)
-    d.narrow(dim, 0, 1).copy_(g.narrow(dim, 1, 1) - g.narrow(dim, 0, 1))
-    d.narrow(dim, n - 1, 1).copy_(g.narrow(dim, n - 1, 1) - g.narrow(dim, n - 2, 1))
-    return d
 
 
 def gaussian_replicate(e: Tensor, sigma: float, radius: int) -> Tensor:
