@@ -252,12 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(target_report(records, device))
     print(f"\nwrote {json_path}\n      {csv_path}")
-    if old is not None:
-        report, regressed = harness.compare(records, metadata, old, args.regression_threshold)
-        print(report)
-        if regressed and args.fail_if_regression:
-            return 1
-    return 0
+    return harness.finish(records, metadata, old, args.regression_threshold, args.fail_if_regression)
 
 
 if __name__ == "__main__":

@@ -612,6 +612,17 @@ def load_results(path: Path) -> dict[str, Any]:
     return data
 
 
+def finish(records: Sequence[dict[str, Any]], metadata: dict[str, Any], old: dict[str, Any] | None,
+           threshold: float, fail_if_regression: bool) -> int:
+    """A bench's exit status: prints the comparison with ``old`` (``--compare``) when given; 1 if it
+    regressed and ``--fail-if-regression`` was asked, else 0."""
+    if old is None:
+        return 0
+    report, regressed = compare(records, metadata, old, threshold)
+    print(report)
+    return 1 if regressed and fail_if_regression else 0
+
+
 def compare(
     records: Sequence[dict[str, Any]],
     metadata: dict[str, Any],

@@ -111,6 +111,9 @@ def test_disc_kernel_bug_a2():
         np.testing.assert_allclose(h, h[::-1, ::-1])
     assert (A.fspecial_disk(1) > 0).sum() == 9
     assert (A.fspecial_disk(2) > 0).sum() == 13
+    for bad in (1.5, 0):
+        with pytest.raises(ValueError, match="rad must be an integer >= 1"):
+            A.fspecial_disk(bad)
 
 
 @pytest.mark.parametrize("length", [2, 4, 6, 10])

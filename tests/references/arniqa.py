@@ -91,12 +91,12 @@ def fspecial_disk(rad: int) -> np.ndarray:
 
     MATLAB takes sqrt(r² − (max ± 0.5)²) elementwise where it is real; ARNIQA takes it only when it
     is real for *every* pixel, else uses 0 — so for r ≥ 2 the partially covered rim pixels get a
-    wrong (mostly zero) area. The ``crad`` correction branch is unreachable for integer radii ≥ 1
-    (it needs r² < (crad − 0.5)² + 0.25) and is not ported.
+    wrong (mostly zero) area. ARNIQA's levels are integer radii ≥ 1, for which MATLAB's ``crad``
+    correction branch (r² < (crad − 0.5)² + 0.25) never applies, so only integer radii are accepted.
     """
-    crad = math.ceil(rad - 0.5)
-    if crad > 0 and rad > crad - 0.5 and rad**2 < (crad - 0.5) ** 2 + 0.25:
-        raise NotImplementedError("fspecial_disk: the non-integer-radius correction branch is not ported")
+    if isinstance(rad, bool) or not isinstance(rad, (int, np.integer)) or rad < 1:
+        raise ValueError(f"fspecial_disk: rad must be an integer >= 1 (ARNIQA's levels), got {rad!r}")
+    crad = rad  # ⌈rad − 0.5⌉ for an integer radius: the centre index
     coords = np.arange(-rad, rad + 1)
     ay = np.abs(np.repeat(coords[:, None], coords.size, axis=1))  # row offset
     ax = np.abs(np.repeat(coords[None, :], coords.size, axis=0))  # column offset
