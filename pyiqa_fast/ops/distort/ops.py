@@ -1,4 +1,7 @@
-"""torch.library registrations of ``pyiqa_fast::distort`` (C++ CPU kernel in ``_C``).
+"""torch.library registrations of ``pyiqa_fast::distort`` (C++ CPU kernel in ``_C``) and of the
+custom op ``pyiqa_fast::distort_triton`` (the Triton launchers through the shared GPU schedule;
+a custom op so that ``torch.compile`` sees one opaque call, and so that it runs under the Triton
+interpreter).
 
 The op is forward-only (DISTORTIONS.md §6: codecs, impulses and fills have no useful gradient),
 so only the fake kernel is registered; the public function refuses inputs that require grad.
@@ -36,3 +39,14 @@ def register_cpp_op() -> None:
 
 
 register_cpp_op()
+
+
+@torch.library.custom_op("pyiqa_fast::distort_triton", mutates_args=())
+def distort_triton(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, rows: int, cols: int,
+                   preset: int, crop: bool, compat: bool) -> Tensor:
+    from pyiqa_fast.ops.distort.impl.triton import run_schedule
+
+    return run_schedule(x, types, values, seeds, aux, rows, cols, preset, crop, compat)
+
+
+distort_triton.register_fake(_fake)

@@ -9,61 +9,21 @@ import math
 import torch
 from torch import Tensor
 
+from pyiqa_fast.distortions.filters import (  # noqa: F401  (re-exported: the tests read them here)
+    FILTERS,
+    PRECISION_BITS,
+    color_shift_vector,
+    matlab_nearest_map,
+    pillow_nearest_map,
+    pillow_weights,
+    pillow_weights_fixed,
+    torch_nearest_map,
+)
 from pyiqa_fast.ops.distort.impl.reference import OpContext, np_gradient, register
 from pyiqa_fast.ops.distort.impl.reference.pointwise import pixel_normals
 
 # ---------------------------------------------------------------------------------------------
 # Pillow convolution resampling (§4.1–4.3, Pillow Resample.c), in float64.
-
-
-def _bilinear(t: float) -> float:
-    t = abs(t)
-    return 1.0 - t if t < 1.0 else 0.0
-
-
-def _bicubic(t: float) -> float:
-    a = -0.5
-    t = abs(t)
-    if t < 1.0:
-        return ((a + 2.0) * t - (a + 3.0)) * t * t + 1
-    if t < 2.0:
-        return (((t - 5) * t + 8) * t - 4) * a
-    return 0.0
-
-
-def _sinc(t: float) -> float:
-    if t == 0.0:
-        return 1.0
-    t = t * math.pi
-    return math.sin(t) / t
-
-
-def _lanczos(t: float) -> float:
-    return _sinc(t) * _sinc(t / 3) if -3.0 <= t < 3.0 else 0.0
-
-
-FILTERS = {"bilinear": (_bilinear, 1.0), "bicubic": (_bicubic, 2.0), "lanczos": (_lanczos, 3.0)}
-
-
-def pillow_weights(n_in: int, n_out: int, name: str) -> Tensor:
-    """Dense float64 (n_out, n_in) matrix of Pillow's normalised convolution weights (§4.1):
-    centre (i + 0.5)·scale, support S·max(scale, 1), taps clipped to the image, renormalised."""
-    kernel, base = FILTERS[name]
-    scale = n_in / n_out
-    fs = max(scale, 1.0)
-    support = base * fs
-    ss = 1.0 / fs
-    m = torch.zeros(n_out, n_in, dtype=torch.float64)
-    for i in range(n_out):
-        centre = (i + 0.5) * scale
-        lo = max(int(centre - support + 0.5), 0)
-        hi = min(int(centre + support + 0.5), n_in)
-        w = [kernel((j - centre + 0.5) * ss) for j in range(lo, hi)]
-        total = sum(w)
-        if total != 0.0:
-            w = [v / total for v in w]
-        m[i, lo:hi] = torch.tensor(w, dtype=torch.float64)
-    return m
 
 
 def pillow_resize(img: Tensor, height: int, width: int, name: str) -> Tensor:
@@ -75,15 +35,6 @@ def pillow_resize(img: Tensor, height: int, width: int, name: str) -> Tensor:
     if out.shape[-2] != height:
         out = pillow_weights(out.shape[-2], height, name) @ out
     return out
-
-
-PRECISION_BITS = 22  # Pillow Resample.c: 32 − 8 − 2
-
-
-def pillow_weights_fixed(n_in: int, n_out: int, name: str) -> Tensor:
-    """Pillow's 8-bit weights (normalize_coeffs_8bpc): round half away from zero of w·2²²."""
-    w = pillow_weights(n_in, n_out, name) * (1 << PRECISION_BITS)
-    return torch.where(w < 0, torch.trunc(w - 0.5), torch.trunc(w + 0.5)).long()
 
 
 def _fixed_pass(acc: Tensor) -> Tensor:
@@ -134,44 +85,6 @@ def resize_lanczos(img: Tensor, ctx: OpContext) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------
 # Nearest-neighbour index maps (§4.4, §4.25).
-
-
-def pillow_nearest_map(n_in: int, n_out: int) -> list[int]:
-    """Pillow NEAREST (``ImagingScaleAffine``): source ⌊(i + 0.5)·n_in/n_out⌋, with the position
-    accumulated in double as Pillow does (xo = scale/2; xo += scale)."""
-    scale = n_in / n_out
-    xo = 0.0 + scale * 0.5
-    out = []
-    for _ in range(n_out):
-        out.append(min(int(xo), n_in - 1))
-        xo += scale
-    return out
-
-
-def matlab_nearest_map(n_in: int, n_out: int, scale: float) -> list[int]:
-    """MATLAB ``imresize(..., 'nearest')`` contributions [PROPOSAL, from MATLAB's documented
-    algorithm]: u = x/scale + 0.5·(1 − 1/scale) (1-based x), the tap j with −0.5 ≤ u − j < 0.5,
-    out-of-range taps mirrored (aux = [1..n, n..1])."""
-    out = []
-    for x in range(1, n_out + 1):
-        u = x / scale + 0.5 * (1 - 1 / scale)
-        left = math.floor(u - 0.5)
-        j = next(c for c in (left, left + 1, left + 2) if -0.5 <= u - c < 0.5)
-        m = (j - 1) % (2 * n_in)
-        out.append(m if m < n_in else 2 * n_in - 1 - m)
-    return out
-
-
-def torch_nearest_map(n_in: int, n_out: int) -> list[int]:
-    """PyTorch legacy ``nearest`` (kornia ``resize``): min(⌊float32(i)·float32(n_in/n_out)⌋,
-    n_in − 1), shortcuts for equal and doubled sizes."""
-    if n_out == n_in:
-        return list(range(n_out))
-    if n_out == 2 * n_in:
-        return [i >> 1 for i in range(n_out)]
-    scale = torch.tensor(n_in, dtype=torch.float32) / torch.tensor(n_out, dtype=torch.float32)
-    idx = torch.floor(torch.arange(n_out, dtype=torch.float32) * scale).long().clamp(max=n_in - 1)
-    return idx.tolist()
 
 
 def _gather(img: Tensor, rows: list[int], cols: list[int]) -> Tensor:
@@ -400,15 +313,6 @@ def color_shift_mask(img: Tensor, preset: str) -> Tensor:
     e = mapmm(mapmm(e).clamp(0.1, 1))
     lo, hi = np_percentile(e, 1), np_percentile(e, 99)
     return mapmm(e.clamp(lo, hi))
-
-
-def color_shift_vector(aux: Tensor, amount: float) -> tuple[int, int]:
-    """Step 5: u = aux[0:2] / ‖u‖ · amount, rounded half to even (numpy.round) ⇒ (s₀, s₁) ≥ 0."""
-    u0, u1 = float(aux[0]), float(aux[1])
-    norm = math.sqrt(u0 * u0 + u1 * u1)
-    if norm == 0.0:
-        return 0, 0
-    return round(u0 / norm * amount), round(u1 / norm * amount)
 
 
 @register("color_shift")

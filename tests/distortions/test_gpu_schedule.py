@@ -1,0 +1,88 @@
+"""The GPU backends' shared schedule (``impl/schedule.py``), driven through mean_shift (the
+simplest operator): chains, block modes, partitions, dtypes, strides, batch invariance, refusals,
+opcheck and torch.compile of the Triton custom op. Per-type maths: test_gpu_<class>.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pyiqa_fast import BackendUnavailableError
+from pyiqa_fast.distortions import sample_params
+from pyiqa_fast.ops import distort
+from tests._utils import assert_close
+from tests.distortions.gpu_cases import GPU_BACKENDS, check_against_reference, sample_image, take
+
+MEAN_SHIFT = 7
+pytestmark = pytest.mark.parametrize(("backend", "device"), GPU_BACKENDS)
+
+
+@pytest.mark.parametrize("block_mode", ["composite", "crop"])
+@pytest.mark.parametrize("partition", [None, "vertical", "grid2x2", (3, 2)])
+def test_one_operator_per_block(backend, device, partition, block_mode):
+    rows, cols = {None: (1, 1), "vertical": (1, 2), "grid2x2": (2, 2), (3, 2): (3, 2)}[partition]
+    k = rows * cols
+    levels = torch.arange(3 * k).remainder(5).view(3, k)
+    check_against_reference(backend, device, torch.full((3, k), MEAN_SHIFT), levels, partition=partition,
+                            block_mode=block_mode, size=(23, 31))
+
+
+@pytest.mark.parametrize("block_mode", ["composite", "crop"])
+def test_chains_empty_slots_and_empty_blocks(backend, device, block_mode):
+    # (B=2, K=4, S=3): chains of 3, 2 (with a hole), 1 and 0 operators.
+    types = torch.tensor([[[7, 7, 7], [7, -1, 7], [-1, -1, 7], [-1, -1, -1]],
+                          [[-1, -1, -1], [7, 7, -1], [7, -1, -1], [7, 7, 7]]])
+    levels = torch.where(types >= 0, torch.arange(24).view(2, 4, 3) % 5, -1)
+    check_against_reference(backend, device, types, levels, partition="grid2x2", block_mode=block_mode)
+
+
+def test_blocks_thinner_than_a_pixel_pass_through(backend, device):
+    # 5 rows over a 1-pixel-high image: four blocks are empty.
+    check_against_reference(backend, device, torch.full((2, 5), MEAN_SHIFT), torch.full((2, 5), 4),
+                            partition=(5, 1), size=(1, 9))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.uint8])
+def test_dtypes_round_like_the_reference(backend, device, dtype):
+    params = sample_params([MEAN_SHIFT] * 2, [0, 4], seed=3)
+    x = sample_image(2, (9, 13))
+    x = (x * 255).round().to(torch.uint8) if dtype == torch.uint8 else x.to(dtype)
+    expected = distort(x, params, backend="reference")
+    actual = distort(x.to(device), params, backend=backend).cpu()
+    assert actual.dtype == dtype
+    if dtype == torch.uint8:
+        assert torch.equal(actual, expected)
+    else:
+        assert_close(actual, expected, atol=1e-3 if dtype == torch.float16 else 1e-6, rtol=0, what=str(dtype))
+
+
+def test_non_contiguous_inputs(backend, device):
+    params = sample_params(torch.full((2, 2), MEAN_SHIFT), torch.tensor([[1, 3], [0, 2]]), partition="vertical",
+                           seed=4)
+    base = sample_image(2, (17, 24))
+    for x in (base.transpose(2, 3).contiguous().transpose(2, 3),  # column-major planes
+              base.contiguous(memory_format=torch.channels_last),
+              base[..., ::2]):  # every other column
+        expected = distort(x, params, backend="reference")
+        actual = distort(x.to(device), params, backend=backend).cpu()
+        assert_close(actual, expected, atol=1e-12, rtol=0, what=f"strides {x.stride()}")
+
+
+def test_batch_position_does_not_matter(backend, device):
+    params = sample_params(torch.full((3, 4), MEAN_SHIFT), torch.arange(12).view(3, 4) % 5, partition="grid2x2",
+                           seed=5)
+    x = sample_image(3, (16, 16)).to(device)
+    full = distort(x, params, backend=backend)
+    alone = distort(x[1:2], take(params, slice(1, 2)), backend=backend)
+    assert torch.equal(full[1:2], alone)
+    assert torch.equal(full, distort(x, params, backend=backend))
+
+
+def test_refusals_name_the_reason(backend, device):
+    params = sample_params([MEAN_SHIFT], [0], seed=0)
+    x = sample_image(1, (8, 8)).to(device)
+    with pytest.raises(BackendUnavailableError, match="compat"):
+        distort(x, params, backend=backend, compat=True)
+    kadis_denoise = sample_params([18], [0], preset="kadis", seed=0)
+    with pytest.raises(BackendUnavailableError, match="kadis"):
+        distort(x, kadis_denoise, backend=backend)
