@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include "kernels/distort/distort.h"
+#include "kernels/distort/distort_cuda.h"
 
 namespace py = pybind11;
 
@@ -46,6 +47,7 @@ PYBIND11_MODULE(_C, m) {
     cuda_kernels.append("margin_ranking_loss");
     cuda_kernels.append("dsm_pool");
     cuda_kernels.append("block_attention");
+    cuda_kernels.append("distort");
 #endif
     info["cpu_kernels"] = cpu_kernels;
     py::list distort_cpu_types;  // type ids with a C++ operator (ops/distort/impl/cpu.py)
@@ -53,6 +55,13 @@ PYBIND11_MODULE(_C, m) {
       if (pyiqa_fast::distort::cpu_operator<float>(t) != nullptr) distort_cpu_types.append(t);
     }
     info["distort_cpu_types"] = distort_cpu_types;
+    py::list distort_cuda_types;  // type ids with a CUDA kernel (ops/distort/impl/cuda.py)
+#if PYIQA_FAST_WITH_CUDA
+    for (int32_t t = 0; t < pyiqa_fast::distort::kNumTypes; ++t) {
+      if (pyiqa_fast::distort::cuda_has_type(t)) distort_cuda_types.append(t);
+    }
+#endif
+    info["distort_cuda_types"] = distort_cuda_types;
     info["cuda_kernels"] = cuda_kernels;
     return info;
   }, "Versions, options and kernels this extension was built with.");

@@ -33,4 +33,11 @@ TORCH_LIBRARY(pyiqa_fast, m) {
   // crop block semantics (else composite). Forward only; the output has x's shape and dtype.
   m.def("distort(Tensor x, Tensor types, Tensor values, Tensor seeds, Tensor aux, int rows, int cols,"
         " int preset, bool crop, bool compat) -> Tensor");
+  // One launch group of the GPU schedule (pyiqa_fast/ops/distort/impl/schedule.py): entries int64
+  // (N, 19), values float64 (N), aux float64 (N, 400), per-type host-built tables ftable float64
+  // (N, F) and itable int64 (N, I) (empty when unused); maxima = (max_h, max_w, max_out_h,
+  // max_out_w). Writes the entries' out-regions of dst (src and dst may be one buffer, never the
+  // same pixels). CUDA only; called by the cuda backend's kernel of distort.
+  m.def("_distort_cuda_group(Tensor src, Tensor(a!) dst, Tensor entries, Tensor values, Tensor aux,"
+        " Tensor ftable, Tensor itable, int type, int preset, int[] maxima) -> ()");
 }

@@ -1,7 +1,8 @@
 """Shared checks of the GPU backends of ``distort`` (cuda, triton) against the reference.
 
 ``GPU_BACKENDS`` parametrises a test over (backend, device): triton on CPU tensors under the
-Triton interpreter (here), triton and cuda on a CUDA device (marked, run on the GPU machine).
+Triton interpreter and ``cuda-emu`` (the CUDA kernel sources on the CPU, ``cuda_emu.py``) here,
+triton and cuda on a CUDA device (marked, run on the GPU machine).
 :func:`check_against_reference` runs one table through a backend and the float64 reference on
 identical params and keys (DISTORTIONS.md §10.5).
 """
@@ -19,6 +20,7 @@ from tests._utils import assert_close
 
 GPU_BACKENDS = [
     pytest.param("triton", "cpu", id="triton-interpreter"),
+    pytest.param("cuda-emu", "cpu", id="cuda-emulated"),
     pytest.param("triton", "cuda", id="triton-cuda", marks=pytest.mark.needs_triton_gpu),
     pytest.param("cuda", "cuda", id="cuda", marks=pytest.mark.needs_cuda),
 ]
@@ -61,7 +63,7 @@ def check_against_reference(backend: str, device: str, types, levels, *, preset:
     x64 = sample_image(params.batch_size, size, seed) if image is None else image
     x = x64.to(dtype)
     expected = distort(x.to(torch.float64), params, block_mode=block_mode, backend="reference")
-    actual = distort(x.to(device), params, block_mode=block_mode, backend=backend).cpu()
+    actual = run_backend(backend, device, x, params, block_mode)
     assert actual.dtype == dtype and actual.shape == x.shape and actual.is_contiguous()
     if atol is None:
         atol = FP64_ATOL if dtype == torch.float64 else FP32_ATOL
@@ -74,3 +76,19 @@ def take(params, index: slice):
     """The record of the samples ``index`` (their keys unchanged)."""
     return replace(params, types=params.types[index], levels=params.levels[index], values=params.values[index],
                    seeds=params.seeds[index], aux=params.aux[index])
+
+
+def run_backend(backend: str, device: str, x: torch.Tensor, params, block_mode: str = "composite") -> torch.Tensor:
+    """``distort`` through ``backend`` on ``device``, returned on the CPU. ``cuda-emu`` skips the test
+    when the emulator cannot be built here or has no kernel yet for a type of the table."""
+    if backend != "cuda-emu":
+        return distort(x.to(device), params, block_mode=block_mode, backend=backend).cpu()
+    from tests.distortions import cuda_emu
+
+    lib, why = cuda_emu.library()
+    if lib is None:
+        pytest.skip(f"the CUDA host emulator cannot be built: {why}")
+    missing = {t for t in params.types.unique().tolist() if t >= 0} - cuda_emu.emulated_types()
+    if missing:
+        pytest.skip(f"no CUDA kernel for type(s) {sorted(missing)} (the coverage test names what is missing)")
+    return cuda_emu.distort_emulated(x, params, block_mode)

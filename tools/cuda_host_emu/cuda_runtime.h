@@ -12,6 +12,7 @@
 #include <cmath>
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <cstdio>
 #undef __global__
 #undef __device__
@@ -94,3 +95,43 @@ void emu_launch(void (*kernel)(Arg), long long blocks, int threads, size_t smem,
     for (auto* w : warps) delete w;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2-D/3-D grids and blocks with any kernel arguments (PYIQA_FAST_LAUNCH in common/cuda_launch.h;
+// the distort kernels). Blocks run one at a time; threadIdx.x is the fastest-varying index.
+template <typename... KArgs, typename... Args>
+void emu_launch_grid(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Args... args) {
+  if (smem > sizeof(emu_dynamic_smem)) { std::printf("EMU: smem too large\n"); std::abort(); }
+  const int threads = static_cast<int>(block.x * block.y * block.z);
+  blockDim.x = block.x; blockDim.y = block.y; blockDim.z = block.z;
+  gridDim.x = grid.x; gridDim.y = grid.y; gridDim.z = grid.z;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        std::memset(emu_dynamic_smem, 0x7f, smem);
+        std::barrier<> block_bar(threads);
+        std::vector<std::barrier<>*> warps;
+        for (int w = 0; w < (threads + 31) / 32; ++w) warps.push_back(new std::barrier<>(std::min(32, threads - 32 * w)));
+        emu_block_barrier = &block_bar; emu_warp_barriers = warps;
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] {
+          threadIdx.x = t % block.x; threadIdx.y = (t / block.x) % block.y; threadIdx.z = t / (block.x * block.y);
+          blockIdx.x = bx; blockIdx.y = by; blockIdx.z = bz;
+          kernel(static_cast<KArgs>(args)...);
+          emu_warp_barriers[t / 32]->arrive_and_drop();
+          emu_block_barrier->arrive_and_drop();
+        });
+        for (auto& th : ts) th.join();
+        for (auto* w : warps) delete w;
+      }
+}
+template <typename T> inline T atomicAdd(T* address, T v) {
+  static std::mutex m; std::lock_guard<std::mutex> lock(m); T old = *address; *address = old + v; return old;
+}
+template <typename T> inline T atomicMax(T* address, T v) {
+  static std::mutex m; std::lock_guard<std::mutex> lock(m); T old = *address; if (v > old) *address = v; return old;
+}
+template <typename T> inline T atomicMin(T* address, T v) {
+  static std::mutex m; std::lock_guard<std::mutex> lock(m); T old = *address; if (v < old) *address = v; return old;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) { emu_warp_barriers[(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) / 32]->arrive_and_wait(); }

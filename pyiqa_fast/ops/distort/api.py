@@ -9,7 +9,7 @@ from pyiqa_fast import _native
 from pyiqa_fast._backends import OpBackends
 from pyiqa_fast.distortions.params import DistortionParams, block_bounds
 from pyiqa_fast.distortions.registry import PRESET_IDS, SPECS
-from pyiqa_fast.ops.distort.impl import cpu, reference, triton
+from pyiqa_fast.ops.distort.impl import cpu, cuda, reference, triton
 
 OP = "distort"
 DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -17,8 +17,8 @@ BLOCK_MODES = ("composite", "crop")
 
 BACKENDS = OpBackends(
     op=OP,
-    backends={b.name: b for b in (reference.BACKEND, cpu.BACKEND, triton.BACKEND)},
-    auto_order={"cuda": ("triton", "reference"), "cpu": ("cpu", "reference")},
+    backends={b.name: b for b in (reference.BACKEND, cpu.BACKEND, cuda.BACKEND, triton.BACKEND)},
+    auto_order={"cuda": ("cuda", "triton", "reference"), "cpu": ("cpu", "reference")},
 )
 
 # Smallest region (block in composite mode, block or image in crop mode) an operator accepts:
@@ -65,9 +65,9 @@ def distort(
             DISTORTIONS.md §8.5.
         compat: Reproduce the reference implementations' bugs where implemented (parity tests
             only, DISTORTIONS.md §7).
-        backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``. ``auto`` takes ``cpu``
-            for CPU tensors and ``triton`` for CUDA tensors when it has every type of the table,
-            else ``reference``.
+        backend: ``"auto"``, ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``. ``auto``
+            takes ``cpu`` for CPU tensors and ``cuda``, then ``triton``, for CUDA tensors when
+            it has every type of the table, else ``reference``.
 
     Returns:
         Tensor[B, 3, H, W] of x's dtype, contiguous. The same record gives bitwise the same

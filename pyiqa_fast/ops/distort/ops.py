@@ -21,6 +21,17 @@ def _fake(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, 
     return torch.empty(x.shape, dtype=x.dtype, device=x.device)  # contiguous, as the kernel
 
 
+_LIB = torch.library.Library("pyiqa_fast", "IMPL")  # noqa: TOR901  (the CUDA kernel below)
+
+
+def _cuda_kernel(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, rows: int, cols: int,
+                 preset: int, crop: bool, compat: bool) -> Tensor:
+    """The CUDA kernel of ``pyiqa_fast::distort``: the GPU schedule over ``_distort_cuda_group``."""
+    from pyiqa_fast.ops.distort.impl.cuda import run_schedule
+
+    return run_schedule(x, types, values, seeds, aux, rows, cols, preset, crop, compat)
+
+
 def register_cpp_op() -> None:
     """The fake kernel of the C++ op; a no-op until ``_C`` has defined it.
 
@@ -35,6 +46,10 @@ def register_cpp_op() -> None:
     except (AttributeError, RuntimeError):
         return
     torch.library.register_fake(_CPP_OP)(_fake)
+    from pyiqa_fast import _native
+
+    if "distort" in (_native.build_info() or {}).get("cuda_kernels", ()):
+        _LIB.impl("distort", _cuda_kernel, "CUDA")
     _registered = True
 
 
