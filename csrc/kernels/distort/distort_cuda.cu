@@ -11,7 +11,7 @@ namespace {
 thread_local const char* g_last_error = "no error";
 
 const CudaClass* class_of(int32_t type) {
-  for (const CudaClass* c : {&kPointwiseCuda, &kStencilCuda, &kResampleCuda, &kCodecCuda}) {
+  for (const CudaClass* c : {&kPointwiseCuda, &kStencilCuda, &kResampleCuda, &kCodecCuda, &kStatisticsCuda}) {
     if (c->handles(type)) return c;
   }
   return nullptr;

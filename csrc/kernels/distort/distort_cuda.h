@@ -58,5 +58,6 @@ extern const CudaClass kPointwiseCuda;  // distort_pointwise_cuda.cu
 extern const CudaClass kStencilCuda;    // distort_stencil_cuda.cu
 extern const CudaClass kResampleCuda;   // distort_resample_cuda.cu
 extern const CudaClass kCodecCuda;      // distort_codec_cuda.cu
+extern const CudaClass kStatisticsCuda; // distort_statistics_cuda.cu (global per-image statistics)
 
 }  // namespace pyiqa_fast::distort

@@ -9,6 +9,6 @@ on the host; types without an entry need no table.
 
 from __future__ import annotations
 
-from pyiqa_fast.ops.distort.impl.cuda_tables import codec, pointwise, resample, stencil
+from pyiqa_fast.ops.distort.impl.cuda_tables import codec, pointwise, resample, statistics, stencil
 
-TABLES = {**pointwise.TABLES, **stencil.TABLES, **resample.TABLES, **codec.TABLES}
+TABLES = {**pointwise.TABLES, **stencil.TABLES, **resample.TABLES, **codec.TABLES, **statistics.TABLES}
