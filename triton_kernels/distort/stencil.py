@@ -331,9 +331,11 @@ class _Plan:
         """The out-region grown by (ry, rx), clamped to the image."""
         e = self.e
         zero = torch.zeros_like(e[:, 0])
-        return torch.stack([torch.maximum(e[:, OY0.value] - ry, zero), torch.minimum(e[:, OY1.value] + ry, e[:, H.value]),
-                            torch.maximum(e[:, OX0.value] - rx, zero), torch.minimum(e[:, OX1.value] + rx, e[:, W.value])],
-                           dim=1)
+        y0 = torch.maximum(e[:, OY0.value] - ry, zero)
+        y1 = torch.minimum(e[:, OY1.value] + ry, e[:, H.value])
+        x0 = torch.maximum(e[:, OX0.value] - rx, zero)
+        x1 = torch.minimum(e[:, OX1.value] + rx, e[:, W.value])
+        return torch.stack([y0, y1, x0, x1], dim=1)
 
     def add(self, kernel, src_buf, src_view, dst_buf, dst_view, rect, taps=None, **meta) -> None:
         e = self.e
