@@ -13,7 +13,13 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from pyiqa_fast.distortions.params import DistortionParams, block_bounds, resolve_partition, sample_params
+from pyiqa_fast.distortions.params import (
+    DistortionParams,
+    block_bounds,
+    resolve_partition,
+    sample_params,
+    to_device,
+)
 from pyiqa_fast.distortions.registry import N_LEVELS, SPECS, check_preset, shdiqa4_levels, type_list
 
 
@@ -111,8 +117,10 @@ class BlockDegradation(nn.Module):
                 raise ValueError(f"BlockDegradation: levels must be 'shdiqa4', 'all' or indices in 0..4, "
                                  f"got {levels!r}")
             kept = [levels for _ in ids]
-        self.register_buffer("_types", torch.tensor(ids, dtype=torch.int64), persistent=False)
-        self.register_buffer("_kept_levels", torch.tensor(kept, dtype=torch.int64), persistent=False)
+        # Host tensors, not buffers: sampling stays on the CPU when the module moves to a GPU, so a
+        # step never waits for the device.
+        self._types = torch.tensor(ids, dtype=torch.int64)
+        self._kept_levels = torch.tensor(kept, dtype=torch.int64)
         if max_per_block not in (1, 2):
             raise ValueError(f"BlockDegradation: max_per_block must be 1 or 2, got {max_per_block}")
         if not 0.0 <= chain_prob <= 1.0:
@@ -132,9 +140,9 @@ class BlockDegradation(nn.Module):
         """Draws (params, type_labels, level_labels) for a batch without applying them."""
         n_types = len(self.type_ids)
         choice = torch.rand(batch_size, n_types, generator=generator).argsort(dim=1)[:, : self.n_blocks]
-        type_labels = self._types.cpu()[choice]
+        type_labels = self._types[choice]
         level_labels = torch.randint(0, self.n_levels, (batch_size, self.n_blocks), generator=generator)
-        levels = self._kept_levels.cpu()[choice, level_labels]
+        levels = self._kept_levels[choice, level_labels]
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         if self.max_per_block == 1:
             return sample_params(type_labels, levels, preset=self.preset, partition=self.partition,
@@ -144,7 +152,7 @@ class BlockDegradation(nn.Module):
         # (may repeat, as in Re-IQA) follows at a level drawn uniformly from 0..that level.
         chained = torch.rand(batch_size, self.n_blocks, generator=generator) < self.chain_prob
         level2 = (torch.rand(batch_size, self.n_blocks, generator=generator) * (levels + 1)).long()
-        second = self._types.cpu()[torch.randint(0, n_types, (batch_size, self.n_blocks), generator=generator)]
+        second = self._types[torch.randint(0, n_types, (batch_size, self.n_blocks), generator=generator)]
         types = torch.stack([type_labels, torch.where(chained, second, -1)], dim=-1)
         all_levels = torch.stack([levels, torch.where(chained, level2, -1)], dim=-1)
         params = sample_params(types, all_levels, preset=self.preset, partition=self.partition, seed=seed)
@@ -163,9 +171,9 @@ class BlockDegradation(nn.Module):
 
         degraded = distort(x, params, block_mode=self.block_mode, backend=self.backend)
         block_map = token_block_map(x.shape[2], x.shape[3], self.partition, self.patch_size)
-        block_map = block_map.to(x.device).expand(x.shape[0], -1, -1).contiguous()
-        return BlockDegradationOutput(degraded, block_map, type_labels.to(x.device), level_labels.to(x.device),
-                                      params)
+        block_map = to_device(block_map, x.device).expand(x.shape[0], -1, -1).contiguous()
+        return BlockDegradationOutput(degraded, block_map, to_device(type_labels, x.device),
+                                      to_device(level_labels, x.device), params)
 
     def extra_repr(self) -> str:
         return (f"partition={self.partition}, types={len(self.type_ids)}, levels={self.n_levels}, "

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pyiqa_fast.distortions.params import to_device
+
 
 class DSMixOutput(NamedTuple):
     """What :class:`DSMix` returns.
@@ -116,37 +118,53 @@ class DSMix(nn.Module):
             generator: Random source of partners and boxes.
         """
         batch, _, height, width = x.shape
+        device = x.device
         type_labels, level_labels = type_labels.long().view(-1), level_labels.long().view(-1)
         for name, t, n in (("type_labels", type_labels, self.n_types), ("level_labels", level_labels, self.n_levels)):
             if t.numel() != batch:
                 raise ValueError(f"DSMix: {name} must have {batch} entries, got {t.numel()}")
-            if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
-                raise ValueError(f"DSMix: {name} must be in [0, {n}), got values in [{int(t.min())}, {int(t.max())}]")
+            if t.device.type == "cpu":
+                if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
+                    raise ValueError(f"DSMix: {name} must be in [0, {n}), got values in [{int(t.min())}, "
+                                     f"{int(t.max())}]")
+            else:  # checked on the device: no host synchronisation per step
+                torch._assert_async(((t >= 0) & (t < n)).all(), f"DSMix: {name} must be in [0, {n})")
+        type_labels, level_labels = to_device(type_labels, device), to_device(level_labels, device)
         up = self._dsm(x, ref, dsm)
-        pristine = torch.zeros(batch, dtype=torch.bool) if is_reference is None else is_reference.cpu().bool()
-        category = (type_labels * self.n_levels + level_labels).cpu()
-        sources = torch.full((batch, self.mix), -1, dtype=torch.long)
-        sources[:, 0] = torch.arange(batch)
-        owner = torch.zeros(batch, height, width, dtype=torch.long)  # column of the visible source
-        for b in range(batch):
-            if pristine[b]:
-                continue
-            k = int(torch.randint(1, self.mix, (), generator=generator))
-            used = {int(category[b])}
-            for j in torch.randperm(batch, generator=generator).tolist():
-                if len(used) > k:
-                    break
-                if j == b or pristine[j] or int(category[j]) in used:
-                    continue
-                col = len(used)
-                used.add(int(category[j]))
-                sources[b, col] = j
-                y0, y1, x0, x1 = cutmix_box(height, width, generator)
-                owner[b, y0:y1, x0:x1] = col  # later boxes overwrite earlier ones
-        owner = owner.to(x.device)
-        masks = owner.unsqueeze(1) == torch.arange(self.mix, device=x.device).view(1, -1, 1, 1)
-        masks &= (sources >= 0).to(x.device).view(batch, self.mix, 1, 1)
-        gather = sources.clamp(min=0).to(x.device)
+        pristine = (torch.zeros(batch, dtype=torch.bool, device=device) if is_reference is None
+                    else to_device(is_reference.view(-1), device).bool())
+        category = type_labels * self.n_levels + level_labels
+        # Data-independent draws on the host (the generator's device), then the pairing on x's
+        # device: partner col of sample b is the best-scored candidate (a uniformly random one) that
+        # is not b, not pristine, and of a category not yet used by b; samples take k_b ~ U{1..mix−1}.
+        extra = self.mix - 1
+        wanted = torch.randint(1, self.mix, (batch,), generator=generator)
+        scores = torch.rand(batch, batch, generator=generator)
+        boxes = torch.tensor([cutmix_box(height, width, generator) for _ in range(batch * extra)],
+                             dtype=torch.long).view(batch, extra, 4)
+        wanted, scores, boxes = (to_device(t, device) for t in (wanted, scores, boxes))
+        candidate = ~torch.eye(batch, dtype=torch.bool, device=device) & ~pristine.view(1, -1) & ~pristine.view(-1, 1)
+        candidate &= category.view(1, -1) != category.view(-1, 1)
+        sources = torch.full((batch, self.mix), -1, dtype=torch.long, device=device)
+        sources[:, 0] = torch.arange(batch, device=device)
+        found = torch.ones(batch, dtype=torch.bool, device=device)
+        for col in range(1, self.mix):
+            found &= wanted >= col
+            ranked = torch.where(candidate, scores, -1.0)
+            best = ranked.argmax(1)
+            found &= ranked.gather(1, best.view(-1, 1)).view(-1) >= 0
+            sources[:, col] = torch.where(found, best, -1)
+            candidate &= category.view(1, -1) != category[best].view(-1, 1)
+        ys = torch.arange(height, device=device).view(1, -1, 1)
+        xs = torch.arange(width, device=device).view(1, 1, -1)
+        owner = torch.zeros(batch, height, width, dtype=torch.long, device=device)  # column of the visible source
+        for col in range(1, self.mix):  # later boxes overwrite earlier ones
+            y0, y1, x0, x1 = (boxes[:, col - 1, i].view(-1, 1, 1) for i in range(4))
+            inside = (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1) & (sources[:, col] >= 0).view(-1, 1, 1)
+            owner = torch.where(inside, col, owner)
+        masks = owner.unsqueeze(1) == torch.arange(self.mix, device=device).view(1, -1, 1, 1)
+        masks &= (sources >= 0).view(batch, self.mix, 1, 1)
+        gather = sources.clamp(min=0)
         mixed = torch.zeros_like(x)
         for col in range(self.mix):
             mixed = torch.where(masks[:, col : col + 1], x[gather[:, col]], mixed)
@@ -158,14 +176,13 @@ class DSMix(nn.Module):
             energy = (masks.float() * up[gather].view(batch, self.mix, height, width)).flatten(2).sum(-1)
             total = energy.sum(1, keepdim=True)
             weights = torch.where(total < self.eps, share, energy / total.clamp_min(self.eps))
-        dev_sources = sources.to(x.device)
-        valid = dev_sources >= 0
-        types = torch.where(valid, type_labels.to(x.device)[gather], 0)
-        levels = torch.where(valid, level_labels.to(x.device)[gather], 0)
+        valid = sources >= 0
+        types = torch.where(valid, type_labels[gather], 0)
+        levels = torch.where(valid, level_labels[gather], 0)
         weights = torch.where(valid, weights, 0.0)
         type_targets = torch.zeros(batch, self.n_types, device=x.device).scatter_add_(1, types, weights)
         level_targets = torch.zeros(batch, self.n_levels, device=x.device).scatter_add_(1, levels, weights)
-        return DSMixOutput(mixed, type_targets, level_targets, dev_sources, weights, masks)
+        return DSMixOutput(mixed, type_targets, level_targets, sources, weights, masks)
 
     def extra_repr(self) -> str:
         return f"mix={self.mix}, weights={self.weights!r}, n_types={self.n_types}, n_levels={self.n_levels}"

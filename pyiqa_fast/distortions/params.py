@@ -39,6 +39,14 @@ def resolve_partition(partition: str | tuple[int, int] | None) -> tuple[int, int
                      f"got {partition!r}")
 
 
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """``t`` on ``device``; a host tensor goes through pinned memory without blocking, so that
+    moving a batch's tables and labels never waits for the device."""
+    if t.device == torch.device(device) or t.device.type != "cpu" or torch.device(device).type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
+
+
 def block_bounds(height: int, width: int, partition: tuple[int, int]) -> list[tuple[int, int, int, int]]:
     """(y0, y1, x0, x1) of each block, row-major: rows split at ⌊i·H/rows⌋, columns at ⌊j·W/cols⌋."""
     rows, cols = partition

@@ -180,3 +180,18 @@ def test_create_distortion():
     with pytest.raises(ValueError, match="levels must be indices in 0..4"):
         create_distortion("jpeg", levels=(5,))
     assert "gaussian_blur" in repr(d)
+
+
+@pytest.mark.needs_cuda
+def test_block_degradation_and_dsmix_never_synchronise_on_cuda():
+    x = torch.rand(8, 3, 64, 64, device="cuda")
+    bdm = BlockDegradation(partition="grid2x2", types=list(range(8))).cuda()
+    mixer = DSMix(mix=3, n_types=24, n_levels=4)
+    bdm(x)  # warm-up: kernels load, pinned pools allocate
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out = bdm(x)
+        mixed = mixer(out.degraded, out.type_labels[:, 0], out.level_labels[:, 0], ref=x)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert mixed.mixed.shape == x.shape and mixed.type_targets.device.type == "cuda"

@@ -46,9 +46,11 @@ def register_cpp_op() -> None:
     except (AttributeError, RuntimeError):
         return
     torch.library.register_fake(_CPP_OP)(_fake)
-    from pyiqa_fast import _native
-
-    if "distort" in (_native.build_info() or {}).get("cuda_kernels", ()):
+    try:
+        with_cuda = torch._C._dispatch_has_kernel_for_dispatch_key("pyiqa_fast::_distort_cuda_group", "CUDA")
+    except RuntimeError:  # an extension built before the op existed
+        with_cuda = False
+    if with_cuda:
         _LIB.impl("distort", _cuda_kernel, "CUDA")
     _registered = True
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pyiqa_fast.distortions.params import block_bounds
+from pyiqa_fast.distortions.params import block_bounds, to_device
 from pyiqa_fast.distortions.registry import PRESETS
 
 (SRC, SRC_C, SRC_Y, DST, DST_C, DST_Y, H, W, RY0, RY1, RX0, RX1, OY0, OY1, OX0, OX1, RNG_Y0, RNG_X0,
@@ -185,16 +185,11 @@ def run(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, ro
         host_aux = aux_h.reshape(batch * n_blocks * types_h.shape[2], -1)[flat]
         group = Group(
             type_id=type_id, preset=PRESETS[preset], compat=compat, src=pool, dst=out_flat if last else pool,
-            entries=_to_device(host_entries, device), values=_to_device(host_values, device),
-            aux=_to_device(host_aux, device), host_entries=host_entries, host_values=host_values, host_aux=host_aux)
+            entries=to_device(host_entries, device), values=to_device(host_values, device),
+            aux=to_device(host_aux, device), host_entries=host_entries, host_values=host_values, host_aux=host_aux)
         launchers[type_id](group)
 
     if x.dtype == torch.uint8:
         return torch.floor(out * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
     return out if out.dtype == x.dtype else out.to(x.dtype)
 
-
-def _to_device(t: Tensor, device: torch.device) -> Tensor:
-    if device.type == "cpu":
-        return t
-    return t.pin_memory().to(device, non_blocking=True)
