@@ -80,3 +80,24 @@ def test_distort_bench_quick(tmp_path):
         if r["provider"] == "cpu":
             assert (r["correct"] and r["p50"] > 0) or (r["p50"] is None and r["skipped_reason"]), r
     assert "us/img" in result.stdout
+
+
+def test_distort_batched_baselines_are_the_reference_maths():
+    """bench_distort's eager/compiled baselines compute what the reference computes (deterministic types)."""
+    import torch
+
+    from bench.bench_distort import RANDOM_TYPES
+    from bench.distort_batched import BATCHED
+    from pyiqa_fast.distortions import sample_params
+    from pyiqa_fast.ops import distort
+
+    x = torch.rand(5, 3, 29, 37, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    checked = 0
+    for name, fn in BATCHED.items():
+        if name in RANDOM_TYPES:
+            continue
+        params = sample_params([name] * 5, [0, 1, 2, 3, 4], seed=1)
+        got = fn(x, params.values[:, 0, 0], params.aux[:, 0, 0])
+        torch.testing.assert_close(got, distort(x, params, backend="reference"), atol=1e-12, rtol=0, msg=name)
+        checked += 1
+    assert checked >= 14
