@@ -31,19 +31,25 @@ test-gpu: $(VENV)/.built $(VENV)/.test-deps
 	$(PY) -m pytest -q -m "needs_cuda or needs_triton_gpu" $(PYTEST_ARGS)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# compute-sanitizer over the standalone kernel tests (csrc/tests), built without torch.
+# compute-sanitizer over the standalone kernel tests (csrc/tests), built without torch, and over
+# distort's CUDA test cases.
 sanitize: $(VENV)/.deps
 	$(VENV)/bin/cmake -S . -B build/kernel-tests -G Ninja -DPYIQA_FAST_KERNEL_TESTS=ON -DPYIQA_FAST_CUDA=ON \
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
 	$(VENV)/bin/cmake --build build/kernel-tests --target test_margin_ranking_loss_cpu test_margin_ranking_loss_cuda \
 		test_dsm_pool_cpu test_dsm_pool_cuda test_block_attention_cpu test_block_attention_cuda test_distort_cpu
-	build/kernel-tests/test_distort_cpu  # no CUDA kernel yet (issue #6)
+	build/kernel-tests/test_distort_cpu
 	set -e; for op in margin_ranking_loss dsm_pool block_attention; do \
 		build/kernel-tests/test_$${op}_cpu; \
 		compute-sanitizer --tool memcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
 		compute-sanitizer --tool racecheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
 		compute-sanitizer --tool initcheck --error-exitcode 1 build/kernel-tests/test_$${op}_cuda; \
+	done
+	# distort's CUDA kernels run under the sanitizers through their pytest cases (the GPU schedule).
+	set -e; for tool in memcheck racecheck; do \
+		compute-sanitizer --tool $$tool --error-exitcode 1 $(PY) -m pytest -q -x -p no:cacheprovider tests/distortions \
+			-k "cuda and not emulated and not interpreter and not triton"; \
 	done
 
 bench: $(VENV)/.built
