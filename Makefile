@@ -33,7 +33,7 @@ test-gpu: $(VENV)/.built $(VENV)/.test-deps
 
 # compute-sanitizer over the standalone kernel tests (csrc/tests), built without torch, and over
 # distort's CUDA test cases.
-sanitize: $(VENV)/.deps
+sanitize: $(VENV)/.built $(VENV)/.test-deps
 	$(VENV)/bin/cmake -S . -B build/kernel-tests -G Ninja -DPYIQA_FAST_KERNEL_TESTS=ON -DPYIQA_FAST_CUDA=ON \
 		-DPython_EXECUTABLE=$(abspath $(PY)) -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 		-DSKBUILD_PROJECT_VERSION=0.1.0
