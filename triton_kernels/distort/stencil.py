@@ -31,7 +31,7 @@ import triton
 import triton.language as tl
 
 from pyiqa_fast.distortions.filters import cached_kernel, matlab_gaussian_taps, pillow_box_taps, pillow_gaussian_radius
-from triton_kernels._common import cdiv
+from triton_kernels._common import cdiv, interpreter_enabled
 from triton_kernels.distort._common import (
     DST,
     DST_C,
@@ -58,6 +58,9 @@ from triton_kernels.distort._common import (
 )
 
 BLOCK_Y, BLOCK_X = 16, 32
+# Taps gathered per loop step ([TAP_CHUNK, BLOCK_Y, BLOCK_X] loads): few interpreter steps on the CPU,
+# modest register pressure on the GPU.
+TAP_CHUNK = 32 if interpreter_enabled() else 4
 
 # Columns of a pass's view table (one int64 row per entry): source view, destination view, the
 # image size the entry sees, and the rectangle [y0, y1) × [x0, x1) the pass computes.
@@ -83,11 +86,12 @@ def _view_tile(views_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.c
 
 
 @triton.jit
-def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr, AXIS_X: tl.constexpr,
-                 C0: tl.constexpr, NC: tl.constexpr, CLIP: tl.constexpr,
+def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr, R: tl.constexpr,
+                 TC: tl.constexpr, AXIS_X: tl.constexpr, C0: tl.constexpr, NC: tl.constexpr, CLIP: tl.constexpr,
                  BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
-    """out[c, y, x] = Σ_t taps[n, t] · in[c, clamp(y|x + t − T//2)] (zero taps skipped, as the
-    reference), channels C0 … C0 + NC − 1, over the entry's rectangle."""
+    """out[c, y, x] = Σ_t taps[n, t] · in[c, clamp(y|x + t − R)] (zero taps skipped, as the
+    reference), channels C0 … C0 + NC − 1, over the entry's rectangle; T taps per entry (a
+    multiple of TC, the taps gathered per step)."""
     n = tl.program_id(1)
     ys, xs, mask = _view_tile(views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     v = views_ptr + n * _NV
@@ -101,28 +105,31 @@ def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr
     w = tl.load(v + 7)
     ys = tl.minimum(ys, h - 1)  # masked lanes stay inside the image
     xs = tl.minimum(xs, w - 1)
+    mask3 = mask[None, :, :]
     for c in tl.static_range(NC):
         plane = src + (C0 + c) * src_c
         acc = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
-        for t in range(T):
-            wt = tl.load(taps_ptr + n * T + t)
+        for t0 in range(0, T, TC):
+            tt = t0 + tl.arange(0, TC)
+            wt = tl.load(taps_ptr + n * T + tt)[:, None, None]
+            d = (tt - R)[:, None, None]
             if AXIS_X:
-                xx = tl.minimum(tl.maximum(xs + (t - T // 2), 0), w - 1)
-                val = tl.load(plane + ys * src_y + xx, mask=mask, other=0.0)
+                xx = tl.minimum(tl.maximum(xs[None, :, :] + d, 0), w - 1)
+                val = tl.load(plane + ys[None, :, :] * src_y + xx, mask=mask3, other=0.0)
             else:
-                yy = tl.minimum(tl.maximum(ys + (t - T // 2), 0), h - 1)
-                val = tl.load(plane + yy * src_y + xs, mask=mask, other=0.0)
-            acc += tl.where(wt != 0, wt * val, 0.0)
+                yy = tl.minimum(tl.maximum(ys[None, :, :] + d, 0), h - 1)
+                val = tl.load(plane + yy * src_y + xs[None, :, :], mask=mask3, other=0.0)
+            acc += tl.sum(tl.where(wt != 0, wt * val, 0.0), axis=0)
         if CLIP:
             acc = clip01(acc)
         tl.store(dst + (C0 + c) * dst_c + ys * dst_y + xs, acc, mask=mask)
 
 
 @triton.jit
-def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M: tl.constexpr,
+def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M: tl.constexpr, TC: tl.constexpr,
                    BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """out[c, y, x] = Σ_m w[n, m] · in[c, clamp(y + dy[n, m]), clamp(x + dx[n, m])] over the
-    out-region, clipped."""
+    out-region, clipped; M taps per entry (a multiple of TC, the taps gathered per step)."""
     n = tl.program_id(1)
     ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     h = field(entries_ptr, n, H)
@@ -130,19 +137,21 @@ def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M
     src = src_ptr + field(entries_ptr, n, SRC)
     src_c = field(entries_ptr, n, SRC_C)
     src_y = field(entries_ptr, n, SRC_Y)
+    mask3 = mask[None, :, :]
     acc0 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
     acc1 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
     acc2 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
-    for m in range(M):
-        dy = tl.load(offs_ptr + (n * M + m) * 2)
-        dx = tl.load(offs_ptr + (n * M + m) * 2 + 1)
-        wt = tl.load(taps_ptr + n * M + m)
-        yy = tl.minimum(tl.maximum(ys + dy, 0), h - 1)
-        xx = tl.minimum(tl.maximum(xs + dx, 0), w - 1)
+    for m0 in range(0, M, TC):
+        mm = n * M + m0 + tl.arange(0, TC)
+        dy = tl.load(offs_ptr + mm * 2)[:, None, None]
+        dx = tl.load(offs_ptr + mm * 2 + 1)[:, None, None]
+        wt = tl.load(taps_ptr + mm)[:, None, None]
+        yy = tl.minimum(tl.maximum(ys[None, :, :] + dy, 0), h - 1)
+        xx = tl.minimum(tl.maximum(xs[None, :, :] + dx, 0), w - 1)
         p = src + yy * src_y + xx
-        acc0 += wt * tl.load(p, mask=mask, other=0.0)
-        acc1 += wt * tl.load(p + src_c, mask=mask, other=0.0)
-        acc2 += wt * tl.load(p + 2 * src_c, mask=mask, other=0.0)
+        acc0 += tl.sum(wt * tl.load(p, mask=mask3, other=0.0), axis=0)
+        acc1 += tl.sum(wt * tl.load(p + src_c, mask=mask3, other=0.0), axis=0)
+        acc2 += tl.sum(wt * tl.load(p + 2 * src_c, mask=mask3, other=0.0), axis=0)
     dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
     dst_c = field(entries_ptr, n, DST_C)
     tl.store(dst, clip01(acc0), mask=mask)
@@ -270,7 +279,7 @@ def _sparse_taps(kernels: list[torch.Tensor], inverse: torch.Tensor):
         ry, rx = k.shape[0] // 2, k.shape[1] // 2
         nz = torch.nonzero(k)
         lists.append((nz - torch.tensor([ry, rx]), k[nz[:, 0], nz[:, 1]]))
-    m = max(1, max(len(w) for _, w in lists))
+    m = _round_up(max(1, max(len(w) for _, w in lists)), TAP_CHUNK)
     offs = torch.zeros(len(kernels), m, 2, dtype=torch.int64)
     weights = torch.zeros(len(kernels), m, dtype=torch.float64)
     for i, (o, w) in enumerate(lists):
@@ -279,13 +288,17 @@ def _sparse_taps(kernels: list[torch.Tensor], inverse: torch.Tensor):
     return offs[inverse], weights[inverse], m
 
 
+def _round_up(a: int, b: int) -> int:
+    return cdiv(a, b) * b
+
+
 def _conv2d(group, kernels: list[torch.Tensor], inverse: torch.Tensor) -> None:
     offs, weights, m = _sparse_taps(kernels, inverse)
     device, dtype = group.src.device, group.src.dtype
     offs = offs.to(device)
     weights = weights.to(device=device, dtype=dtype)
     grid, tiles_x = tile_grid(group, BLOCK_Y, BLOCK_X)
-    _conv2d_kernel[grid](group.src, group.dst, group.entries, offs, weights, tiles_x, M=m,
+    _conv2d_kernel[grid](group.src, group.dst, group.entries, offs, weights, tiles_x, M=m, TC=TAP_CHUNK,
                          BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
 
 
@@ -392,7 +405,10 @@ def _separable(plan: _Plan, src_buf, src_view, taps_x: list[tuple[torch.Tensor, 
             dst_buf, dst_view, rect = final_buf, final_view, final_rect
         else:  # x passes: every row the y passes will read; y passes: the columns of the out-region
             dst_buf, dst_view, rect = temps[i % 2], tmp_view, plan.rect(rem_y, rem_x)
-        plan.add(_pass_kernel, cur_buf, cur_view, dst_buf, dst_view, rect, taps=taps, T=t, AXIS_X=axis_x,
+        padded = _round_up(t, TAP_CHUNK)
+        taps = torch.nn.functional.pad(taps, (0, padded - t))
+        plan.add(_pass_kernel, cur_buf, cur_view, dst_buf, dst_view, rect, taps=taps, T=padded, R=t // 2,
+                 TC=TAP_CHUNK, AXIS_X=axis_x,
                  C0=c0, NC=nc, CLIP=clip and last)
         cur_buf, cur_view = dst_buf, dst_view
 
