@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.distortions.gpu_cases import FP32_ATOL, GPU_BACKENDS, check_against_reference
+from tests.distortions.gpu_cases import FP32_ATOL, FP64_ATOL, GPU_BACKENDS, check_against_reference, sample_image
 
 pytestmark = pytest.mark.parametrize(("backend", "device"), GPU_BACKENDS)
 
@@ -64,3 +64,61 @@ def test_non_eccentricity_in_a_chain(backend, device):
 def test_non_eccentricity_needs_49_pixels(backend, device):
     with pytest.raises(ValueError, match="49"):
         check_against_reference(backend, device, [NON_ECCENTRICITY], [0], size=(48, 60))
+
+
+# ---------------------------------------------------------------------------------------------
+# JPEG: the kernels emulate libjpeg-turbo's integer pipeline bit for bit, so they equal Pillow's
+# decoded samples exactly (float64: FP64_ATOL; float32: only the ÷255 rounds), which is stronger than
+# the spec's acceptance (mean |diff| ≤ 1/255, PSNR ≥ 40 dB), checked too on the photos.
+
+
+def _photo(batch: int, y: int, x: int, h: int, w: int) -> torch.Tensor:
+    skimage_data = pytest.importorskip("skimage.data")
+    crops = [skimage_data.astronaut(), skimage_data.chelsea()]
+    imgs = [torch.from_numpy(crops[i % 2][y + 7 * i:y + 7 * i + h, x:x + w].copy()) for i in range(batch)]
+    return torch.stack(imgs).permute(0, 3, 1, 2).double() / 255
+
+
+def _assert_jpeg_acceptance(actual: torch.Tensor, image: torch.Tensor, types, levels, preset: str) -> None:
+    from pyiqa_fast.distortions import sample_params
+    from pyiqa_fast.ops import distort
+    pillow = distort(image, sample_params(types, levels, preset=preset, seed=0), backend="reference")
+    diff = (actual.double() - pillow).abs()
+    assert float(diff.mean()) <= 1 / 255
+    psnr = 10 * torch.log10(1 / (diff ** 2).mean().clamp(min=1e-20))
+    assert float(psnr) >= 40
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("size", [(32, 32), (19, 27)])
+def test_jpeg_every_level_on_photos(backend, device, dtype, size):
+    image = _photo(5, 100, 200, *size)
+    actual = check_against_reference(backend, device, [JPEG] * 5, LEVELS, dtype=dtype, image=image)
+    _assert_jpeg_acceptance(actual, image, [JPEG] * 5, LEVELS, "reiqa")
+
+
+@pytest.mark.parametrize("preset", ["kadis", "arniqa"])
+def test_jpeg_presets(backend, device, preset):
+    image = _photo(2, 60, 150, 24, 21)
+    actual = check_against_reference(backend, device, [JPEG] * 2, [0, 4], preset=preset, image=image)
+    _assert_jpeg_acceptance(actual, image, [JPEG] * 2, [0, 4], preset)
+
+
+@pytest.mark.parametrize("block_mode", ["composite", "crop"])
+def test_jpeg_blocks(backend, device, block_mode):
+    # grid2x2 over 37×45: crop mode anchors the 8×8 grid at each block; composite at the image
+    check_against_reference(backend, device, torch.full((1, 4), JPEG), torch.tensor([[0, 4, 2, 3]]),
+                            partition="grid2x2", block_mode=block_mode, size=(37, 45))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (3, 9), (17, 4), (2, 6)])
+def test_jpeg_tiny_and_odd_sizes(backend, device, size):
+    # chroma planes of 1 or 2 samples: libjpeg-turbo replicates instead of the fancy upsampler
+    check_against_reference(backend, device, [JPEG] * 2, [1, 4], size=size)
+
+
+def test_jpeg_unclipped_input_and_chain(backend, device):
+    # the codec rounds ⌊255x + 0.5⌋ and clamps (out-of-range inputs); a chain JPEG → JPEG
+    image = sample_image(1, (20, 23)) * 1.4 - 0.2
+    check_against_reference(backend, device, torch.tensor([[[JPEG, JPEG]]]), torch.tensor([[[4, 1]]]), image=image,
+                            atol=FP64_ATOL)

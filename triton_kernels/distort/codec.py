@@ -13,10 +13,15 @@ import torch
 import triton
 import triton.language as tl
 
+from triton_kernels._common import cdiv
 from triton_kernels.distort._common import (
     DST,
     DST_C,
     DST_Y,
+    OX0,
+    OX1,
+    OY0,
+    OY1,
     RX0,
     RX1,
     RY0,
@@ -24,6 +29,8 @@ from triton_kernels.distort._common import (
     SRC,
     SRC_C,
     SRC_Y,
+    H,
+    W,
     clip01,
     field,
     tile_coords,
@@ -155,4 +162,295 @@ def non_eccentricity(group) -> None:
     _patch_copy_kernel[(group.size,)](group.dst, group.entries, copies_d, counts_d, MAX_COPIES=max_copies)
 
 
-LAUNCHERS = {11: color_block, 12: non_eccentricity}
+
+
+# ---------------------------------------------------------------------------------------------
+# JPEG (§4.14): libjpeg-turbo's integer pipeline, emulated bit for bit: JFIF colour conversion
+# (jccolor.c, 16-bit fixed point), edge replication to whole MCUs, 2×2 chroma downsampling with the
+# alternating bias 1, 2 (jcsample.c), islow forward DCT (jfdctint.c), quantisation by libjpeg-turbo's
+# reciprocal multiply (jcdctmgr.c, 16-bit DCTELEM), dequantisation and islow inverse DCT (jidctint.c),
+# "fancy" triangular chroma upsampling (jdsample.c; plain replication when the chroma plane is at most
+# 2 samples wide, as libjpeg-turbo), and ycc_rgb_convert (jdcolor.c). Entropy coding is lossless and
+# skipped. Each islow pass is an integer-linear map followed by one rounding shift, so each is an 8×8
+# integer matrix product (the matrices are derived from the butterflies below).
+#
+# Pass 1 (one program per 16×16 MCU of an entry, over the MCUs its out-region and the upsampler's
+# one-sample context need): decoded Y and Cb/Cr planes into int32 temporaries. Pass 2 (one program
+# per tile of the out-region): upsampling, colour conversion, ÷255.
+
+_FIX = dict(c0298=2446, c0390=3196, c0541=4433, c0765=6270, c0899=7373, c1175=9633, c1501=12299, c1847=15137,
+            c1961=16069, c2053=16819, c2562=20995, c3072=25172)
+
+
+def _fdct_forms(d):
+    """jpeg_fdct_islow's 1-D pass on the linear forms d[0..7], before its rounding shift (outputs 0
+    and 4: tmp10 ± tmp11)."""
+    f = _FIX
+    tmp0, tmp7, tmp1, tmp6 = d[0] + d[7], d[0] - d[7], d[1] + d[6], d[1] - d[6]
+    tmp2, tmp5, tmp3, tmp4 = d[2] + d[5], d[2] - d[5], d[3] + d[4], d[3] - d[4]
+    tmp10, tmp13, tmp11, tmp12 = tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2
+    o = [None] * 8
+    o[0], o[4] = tmp10 + tmp11, tmp10 - tmp11
+    z1 = (tmp12 + tmp13) * f["c0541"]
+    o[2], o[6] = z1 + tmp13 * f["c0765"], z1 - tmp12 * f["c1847"]
+    z1, z2, z3, z4 = tmp4 + tmp7, tmp5 + tmp6, tmp4 + tmp6, tmp5 + tmp7
+    z5 = (z3 + z4) * f["c1175"]
+    tmp4, tmp5, tmp6, tmp7 = tmp4 * f["c0298"], tmp5 * f["c2053"], tmp6 * f["c3072"], tmp7 * f["c1501"]
+    z1, z2 = -z1 * f["c0899"], -z2 * f["c2562"]
+    z3, z4 = -z3 * f["c1961"] + z5, -z4 * f["c0390"] + z5
+    o[7], o[5], o[3], o[1] = tmp4 + z1 + z3, tmp5 + z2 + z4, tmp6 + z2 + z3, tmp7 + z1 + z4
+    return o
+
+
+def _idct_forms(c):
+    """jpeg_idct_islow's 1-D pass on the linear forms c[0..7], before its rounding shift."""
+    f = _FIX
+    z1 = (c[2] + c[6]) * f["c0541"]
+    tmp2, tmp3 = z1 - c[6] * f["c1847"], z1 + c[2] * f["c0765"]
+    tmp0, tmp1 = (c[0] + c[4]) * 8192, (c[0] - c[4]) * 8192
+    tmp10, tmp13, tmp11, tmp12 = tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2
+    tmp0, tmp1, tmp2, tmp3 = c[7], c[5], c[3], c[1]
+    z1, z2, z3, z4 = tmp0 + tmp3, tmp1 + tmp2, tmp0 + tmp2, tmp1 + tmp3
+    z5 = (z3 + z4) * f["c1175"]
+    tmp0, tmp1, tmp2, tmp3 = tmp0 * f["c0298"], tmp1 * f["c2053"], tmp2 * f["c3072"], tmp3 * f["c1501"]
+    z1, z2 = -z1 * f["c0899"], -z2 * f["c2562"]
+    z3, z4 = -z3 * f["c1961"] + z5, -z4 * f["c0390"] + z5
+    tmp0, tmp1, tmp2, tmp3 = tmp0 + z1 + z3, tmp1 + z2 + z4, tmp2 + z2 + z3, tmp3 + z1 + z4
+    return [tmp10 + tmp3, tmp11 + tmp2, tmp12 + tmp1, tmp13 + tmp0, tmp13 - tmp0, tmp12 - tmp1, tmp11 - tmp2,
+            tmp10 - tmp3]
+
+
+def _jpeg_matrices() -> torch.Tensor:
+    """int64[224]: forward row matrix [u, x] (outputs 0, 4 pre-shifted by PASS1_BITS), forward column
+    matrix [v, y], inverse matrix [y, v], then the forward passes' rounding addends and shifts."""
+    eye = [torch.eye(8, dtype=torch.int64)[k] for k in range(8)]
+    fwd = torch.stack(_fdct_forms(eye))
+    inv = torch.stack(_idct_forms(eye))
+    rows = fwd.clone()
+    rows[[0, 4]] *= 4
+    s1 = torch.tensor([0, 11, 11, 11, 0, 11, 11, 11])
+    s2 = torch.tensor([2, 15, 15, 15, 2, 15, 15, 15])
+    add = lambda s: torch.where(s > 0, 1 << (s - 1).clamp(min=0), 0)  # noqa: E731
+    return torch.cat([rows.reshape(-1), fwd.reshape(-1), inv.reshape(-1), add(s1), s1, add(s2), s2])
+
+
+_JPEG_MATRICES = _jpeg_matrices()
+_JPEG_MATRICES_SIZE = 224
+# ITU-T T.81 Annex K tables K.1 (luminance), K.2 (chrominance), natural order.
+_LUMA_TABLE = torch.tensor([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+_CHROMA_TABLE = torch.tensor([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32)
+
+
+def jpeg_quant_tables(quality: torch.Tensor) -> torch.Tensor:
+    """int64[N, 2, 4, 64]: per quality (luma, chroma) × (quantval, reciprocal, correction, shift).
+
+    jpeg_set_quality(q, force_baseline=TRUE) and libjpeg-turbo's compute_reciprocal for the divisor
+    8·quantval with a 16-bit DCTELEM (the SIMD build; the quotient is ((|x| + c)·f) >> r)."""
+    q = quality.clamp(1, 100)
+    scale = torch.where(q < 50, 5000 // q, 200 - 2 * q)
+    base = torch.stack([_LUMA_TABLE, _CHROMA_TABLE])
+    qv = ((base[None] * scale[:, None, None] + 50) // 100).clamp(1, 255)
+    d = qv * 8
+    b = torch.floor(torch.log2(d.double())).long()  # d ≤ 2040: exact
+    r = 16 + b
+    fq, fr = (1 << r) // d, (1 << r) % d
+    c = d // 2
+    pow2 = fr == 0
+    fq = torch.where(pow2, fq >> 1, torch.where(fr > d // 2, fq + 1, fq))
+    r = torch.where(pow2, r - 1, r)
+    c = torch.where(~pow2 & (fr <= d // 2), c + 1, c)
+    return torch.stack([qv, fq, c, r], 2)
+
+
+@triton.jit
+def _samples(v):
+    """⌊255x + 0.5⌋ clamped to 0..255, NaN → 0, as int64 (codec.to_pil)."""
+    t = tl.floor(v * 255.0 + 0.5)
+    t = tl.where(t == t, t, 0.0)
+    return tl.minimum(tl.maximum(t, 0.0), 255.0).to(tl.int64)
+
+
+@triton.jit
+def _fix_rgb_to_ycc(r, g, b):
+    """jccolor.c rgb_ycc_convert (FIX(x) = ⌊x·2¹⁶ + 0.5⌋)."""
+    y = (19595 * r + 38470 * g + 7471 * b + 32768) >> 16
+    cb = (-11059 * r - 21709 * g + 32768 * b + 8388608 + 32767) >> 16
+    cr = (32768 * r - 27439 * g - 5329 * b + 8388608 + 32767) >> 16
+    return y, cb, cr
+
+
+@triton.jit
+def _load_codec(mats_ptr, q_ptr):
+    """The transform matrices and one component's quantisation table (see :func:`_block_codec`)."""
+    r8 = tl.arange(0, 8)
+    mi = r8[:, None] * 8 + r8[None, :]
+    mats = (tl.load(mats_ptr + mi), tl.load(mats_ptr + 64 + mi), tl.load(mats_ptr + 128 + mi),
+            tl.load(mats_ptr + 192 + r8), tl.load(mats_ptr + 200 + r8), tl.load(mats_ptr + 208 + r8),
+            tl.load(mats_ptr + 216 + r8))
+    quant = (tl.load(q_ptr + mi), tl.load(q_ptr + 64 + mi), tl.load(q_ptr + 128 + mi), tl.load(q_ptr + 192 + mi))
+    return mats, quant
+
+
+@triton.jit
+def _block_codec(x, mats, quant):
+    """Decoded samples of one 8×8 block of samples x (int64 [8, 8], 0..255): level shift, islow FDCT,
+    quantise (quantval, reciprocal, correction, shift), dequantise, islow IDCT, range limit."""
+    fa, fl, inv, a1, s1, a2, s2 = mats  # fa [u, x], fl [v, y], inv [y, v]
+    qv, recip, corr, shift = quant
+    x = x - 128
+    t = tl.sum(x[:, None, :] * fa[None, :, :], axis=2)  # rows: [y, u]
+    t = (t + a1[None, :]) >> s1[None, :]
+    f = tl.sum(fl[:, :, None] * t[None, :, :], axis=1)  # columns: [v, u]
+    f = (f + a2[:, None]) >> s2[:, None]
+    a = ((tl.abs(f) + corr) * recip) >> shift
+    coef = tl.where(f < 0, -a, a) * qv
+    w = tl.sum(inv[:, :, None] * coef[None, :, :], axis=1)  # columns: [y, u]
+    w = (w + 1024) >> 11
+    o = tl.sum(w[:, None, :] * inv[None, :, :], axis=2)  # rows: [y, x]
+    o = ((o + 131072) >> 18) + 128
+    return tl.minimum(tl.maximum(o, 0), 255)
+
+
+@triton.jit
+def _mcu_range(entries_ptr, n):
+    """MCU rows/columns [my0, my1) × [mx0, mx1) that entry n's out-region needs (luma and the
+    upsampler's ±1 chroma sample context), and the chroma plane size."""
+    h = field(entries_ptr, n, H)
+    w = field(entries_ptr, n, W)
+    ch = (h + 1) // 2
+    cw = (w + 1) // 2
+    cy_lo = tl.maximum(field(entries_ptr, n, OY0) // 2 - 1, 0)
+    cy_hi = tl.minimum((field(entries_ptr, n, OY1) - 1) // 2 + 1, ch - 1)
+    cx_lo = tl.maximum(field(entries_ptr, n, OX0) // 2 - 1, 0)
+    cx_hi = tl.minimum((field(entries_ptr, n, OX1) - 1) // 2 + 1, cw - 1)
+    return cy_lo // 8, cy_hi // 8 + 1, cx_lo // 8, cx_hi // 8 + 1
+
+
+def _host_mcu_range(group):
+    e = group.host_entries
+    ch, cw = (e[:, H.value] + 1) // 2, (e[:, W.value] + 1) // 2
+    cy_lo = (e[:, OY0.value] // 2 - 1).clamp(min=0)
+    cy_hi = torch.minimum((e[:, OY1.value] - 1) // 2 + 1, ch - 1)
+    cx_lo = (e[:, OX0.value] // 2 - 1).clamp(min=0)
+    cx_hi = torch.minimum((e[:, OX1.value] - 1) // 2 + 1, cw - 1)
+    return cy_lo // 8, cy_hi // 8 + 1, cx_lo // 8, cx_hi // 8 + 1
+
+
+@triton.jit
+def _jpeg_encode_kernel(src_ptr, entries_ptr, table_ptr, ytmp_ptr, ctmp_ptr, wp, plane, MATS: tl.constexpr):
+    """Pass 1: one MCU of entry n → decoded Y (ytmp[n]: rows of wp) and Cb, Cr (ctmp[n, 0:2]: rows of
+    wp/2); plane = the luma plane's size."""
+    n = tl.program_id(1)
+    my0, my1, mx0, mx1 = _mcu_range(entries_ptr, n)
+    t = tl.program_id(0)
+    nx = mx1 - mx0
+    my = my0 + t // nx
+    mx = mx0 + t % nx
+    if my < my1:
+        h = field(entries_ptr, n, H)
+        w = field(entries_ptr, n, W)
+        src = src_ptr + field(entries_ptr, n, SRC)
+        src_c = field(entries_ptr, n, SRC_C)
+        src_y = field(entries_ptr, n, SRC_Y)
+        mats, luma_q = _load_codec(table_ptr, table_ptr + MATS + n * 512)
+        _mats, chroma_q = _load_codec(table_ptr, table_ptr + MATS + n * 512 + 256)
+        r8 = tl.arange(0, 8)
+        # luma: four 8×8 blocks of the edge-replicated image
+        for blk in tl.static_range(4):
+            ys = my * 16 + (blk // 2) * 8 + r8[:, None]
+            xs = mx * 16 + (blk % 2) * 8 + r8[None, :]
+            p = src + tl.minimum(ys, h - 1) * src_y + tl.minimum(xs, w - 1)
+            yv, _cb, _cr = _fix_rgb_to_ycc(_samples(tl.load(p)), _samples(tl.load(p + src_c)),
+                                            _samples(tl.load(p + 2 * src_c)))
+            dec = _block_codec(yv, mats, luma_q)
+            tl.store(ytmp_ptr + n * plane + ys * wp + xs, dec.to(tl.int32))
+        # chroma: 2×2 sums of the edge-replicated image, bias 1, 2, 1, 2, … along x; rows past
+        # ⌈h/2⌉ replicate the last downsampled row
+        cys = tl.minimum(my * 8 + r8[:, None], (h + 1) // 2 - 1)
+        cxs = mx * 8 + r8[None, :]
+        cb = tl.zeros([8, 8], dtype=tl.int64)
+        cr = tl.zeros([8, 8], dtype=tl.int64)
+        for d in tl.static_range(4):
+            p = src + tl.minimum(2 * cys + d // 2, h - 1) * src_y + tl.minimum(2 * cxs + d % 2, w - 1)
+            _y, cbv, crv = _fix_rgb_to_ycc(_samples(tl.load(p)), _samples(tl.load(p + src_c)),
+                                            _samples(tl.load(p + 2 * src_c)))
+            cb += cbv
+            cr += crv
+        bias = 1 + (cxs & 1)
+        cys = my * 8 + r8[:, None]
+        cplane = plane // 4
+        ctmp = ctmp_ptr + n * 2 * cplane + cys * (wp // 2) + cxs
+        tl.store(ctmp, _block_codec((cb + bias) >> 2, mats, chroma_q).to(tl.int32))
+        tl.store(ctmp + cplane, _block_codec((cr + bias) >> 2, mats, chroma_q).to(tl.int32))
+
+
+@triton.jit
+def _upsample(ctmp, cy, cy_nb, cx, cw, odd_x, FANCY_OK):
+    """jdsample.c h2v2_fancy_upsample at (cy, cx) (cy_nb: the row above or below, clamped), or plain
+    replication where the plane is at most 2 samples wide (h2v2_upsample)."""
+    mid = 3 * tl.load(ctmp + cy + cx) + tl.load(ctmp + cy_nb + cx)
+    side_x = tl.minimum(tl.maximum(tl.where(odd_x, cx + 1, cx - 1), 0), cw - 1)
+    side = 3 * tl.load(ctmp + cy + side_x) + tl.load(ctmp + cy_nb + side_x)
+    fancy = (3 * mid + side + tl.where(odd_x, 7, 8)) >> 4
+    return tl.where(FANCY_OK, fancy, tl.load(ctmp + cy + cx))
+
+
+@triton.jit
+def _jpeg_decode_kernel(dst_ptr, entries_ptr, ytmp_ptr, ctmp_ptr, wp, plane, tiles_x,
+                        BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """Pass 2: one tile of entry n's out-region: chroma upsampling, ycc_rgb_convert, ÷255."""
+    n = tl.program_id(1)
+    ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
+    h = field(entries_ptr, n, H)
+    w = field(entries_ptr, n, W)
+    ch = (h + 1) // 2
+    cw = (w + 1) // 2
+    ys = tl.minimum(ys, h - 1)  # masked lanes stay inside the planes
+    xs = tl.minimum(xs, w - 1)
+    yv = tl.load(ytmp_ptr + n * plane + ys * wp + xs).to(tl.int64)
+    cy = ys // 2
+    cy_nb = tl.minimum(tl.maximum(tl.where((ys & 1) == 1, cy + 1, cy - 1), 0), ch - 1)
+    crow = wp // 2
+    cplane = plane // 4
+    ctmp = ctmp_ptr + n * 2 * cplane
+    odd_x = (xs & 1) == 1
+    cb = _upsample(ctmp, cy * crow, cy_nb * crow, xs // 2, cw, odd_x, cw > 2).to(tl.int64) - 128
+    cr = _upsample(ctmp + cplane, cy * crow, cy_nb * crow, xs // 2, cw, odd_x, cw > 2).to(tl.int64) - 128
+    r = yv + ((91881 * cr + 32768) >> 16)
+    g = yv + ((-22554 * cb + 32768 - 46802 * cr) >> 16)
+    b = yv + ((116130 * cb + 32768) >> 16)
+    dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
+    dst_c = field(entries_ptr, n, DST_C)
+    dtype = dst_ptr.dtype.element_ty
+    r = tl.minimum(tl.maximum(r, 0), 255).to(dtype) / 255.0
+    g = tl.minimum(tl.maximum(g, 0), 255).to(dtype) / 255.0
+    b = tl.minimum(tl.maximum(b, 0), 255).to(dtype) / 255.0
+    tl.store(dst, r.to(dtype), mask=mask)
+    tl.store(dst + dst_c, g.to(dtype), mask=mask)
+    tl.store(dst + 2 * dst_c, b.to(dtype), mask=mask)
+
+
+def jpeg(group) -> None:
+    e = group.host_entries
+    quality = torch.round(group.host_values).long()
+    table = _upload(torch.cat([_JPEG_MATRICES, jpeg_quant_tables(quality).reshape(-1)]), group.src.device)
+    hp = int(cdiv(int(e[:, H.value].max()), 16)) * 16
+    wp = int(cdiv(int(e[:, W.value].max()), 16)) * 16
+    plane = hp * wp
+    ytmp = torch.empty(group.size * plane, dtype=torch.int32, device=group.src.device)
+    ctmp = torch.empty(group.size * plane // 2, dtype=torch.int32, device=group.src.device)
+    my0, my1, mx0, mx1 = _host_mcu_range(group)
+    mcus = int(((my1 - my0) * (mx1 - mx0)).max())
+    _jpeg_encode_kernel[(mcus, group.size)](group.src, group.entries, table, ytmp, ctmp, wp, plane,
+                                            MATS=_JPEG_MATRICES_SIZE)
+    grid, tiles_x = tile_grid(group, BLOCK_Y, BLOCK_X)
+    _jpeg_decode_kernel[grid](group.dst, group.entries, ytmp, ctmp, wp, plane, tiles_x,
+                              BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
+
+
+LAUNCHERS = {11: color_block, 12: non_eccentricity, 13: jpeg}
