@@ -52,3 +52,16 @@ def test_small_sizes(backend, device, size):
                             size=size, seed=3)
     check_against_reference(backend, device, [BY_NAME[n].id for n in NAMES], [4] * len(NAMES), preset="reiqa",
                             size=size, seed=3)
+
+
+@pytest.mark.parametrize("preset", ["reiqa", "kadis"])
+def test_several_tiles(backend, device, preset):
+    # Images larger than one tile of the rows kernel (128 columns) and of the column / 2-D kernels
+    # (16–32 rows): halos across tile edges, in composite blocks and the whole image.
+    names = [n for n in NAMES if not (n == "denoise" and preset != "reiqa")]
+    types = [BY_NAME[n].id for n in names]
+    check_against_reference(backend, device, types, [4] * len(types), preset=preset, size=(70, 150), seed=5,
+                            dtype=torch.float64)
+    table = torch.tensor(types[:4]).view(1, 4)
+    check_against_reference(backend, device, table, torch.tensor([[4, 3, 2, 4]]), preset=preset,
+                            partition="grid2x2", size=(70, 150), seed=6)

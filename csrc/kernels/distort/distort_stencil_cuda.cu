@@ -43,6 +43,12 @@
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
 
+#if defined(__CUDACC__)
+#define PYIQA_FAST_STENCIL_UNROLL _Pragma("unroll")
+#else
+#define PYIQA_FAST_STENCIL_UNROLL
+#endif
+
 namespace pyiqa_fast::distort {
 namespace {
 
@@ -296,6 +302,7 @@ __global__ void __launch_bounds__(XW * kColThreadsY)
   const int64_t y_first = e[kOy0] - hy > 0 ? e[kOy0] - hy : 0;
   const int64_t y_last = (e[kOy1] + hy < H ? e[kOy1] + hy : H) - 1;  // rows the rows kernel wrote
   const int64_t base = y0 - hy;
+  PYIQA_FAST_STENCIL_UNROLL
   for (int plane = 0; plane < kPlanes; ++plane) {
     const T* wp = ws + (n * kPlanes + plane) * ws_rows * ws_cols;
     for (int i = tid; i < (kColTileY + 2 * hy) * XW; i += kThreads) {
@@ -312,6 +319,7 @@ __global__ void __launch_bounds__(XW * kColThreadsY)
       __syncthreads();
       cur = (cur + 1) % NBUF;
     }
+    PYIQA_FAST_STENCIL_UNROLL
     for (int j = 0; j < kPerThread; ++j) {
       const int64_t y = y0 + threadIdx.y + kColThreadsY * j;
       if (ny == 0) {
@@ -323,6 +331,7 @@ __global__ void __launch_bounds__(XW * kColThreadsY)
     }
     __syncthreads();  // before the next plane overwrites the buffers
   }
+  PYIQA_FAST_STENCIL_UNROLL
   for (int j = 0; j < kPerThread; ++j) {
     const int64_t y = y0 + threadIdx.y + kColThreadsY * j;
     if (y >= e[kOy1] || x >= e[kOx1]) continue;
@@ -491,7 +500,6 @@ Status launch_separable(const GroupArgs& a, cudaStream_t stream) {
     return Status::kInvalidArgument;
   const Plan plan = plan_of(a);
   const WsShape ws = ws_shape(a, plan.engine);
-  // Columns beyond an entry's out-region are clamped to its last column on load (never read).
   const T* src = static_cast<const T*>(a.src);
   T* dst = static_cast<T*>(a.dst);
   T* work = static_cast<T*>(a.workspace);
