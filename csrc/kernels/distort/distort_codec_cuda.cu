@@ -92,6 +92,10 @@ __global__ void __launch_bounds__(kThreads)
 
 // ---- non_eccentricity --------------------------------------------------------------------------
 
+__device__ __forceinline__ int64_t paste_round(double v, bool round_even) {
+  return static_cast<int64_t>(round_even ? rint(v) : floor(v));
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     non_eccentricity_kernel(const T* __restrict__ src, T* __restrict__ dst, const int64_t* __restrict__ entries,
@@ -109,11 +113,10 @@ __global__ void __launch_bounds__(kThreads)
   // rnd = floor, or round half to even for arniqa (rint in the default rounding mode).
   for (int i = thread_rank(); i < count; i += kThreads) {
     const double* u = aux + n * kAuxSize + 4 * i;
-    auto rnd = [round_even](double v) { return static_cast<int64_t>(round_even ? rint(v) : floor(v)); };
-    const int64_t xs = rx0 + rnd(u[0] * static_cast<double>(rw - 48)) + 16;
-    const int64_t ys = ry0 + rnd(u[1] * static_cast<double>(rh - 48)) + 16;
-    const int64_t xd = rnd((u[2] - 0.5) * 16 + static_cast<double>(xs));
-    const int64_t yd = rnd((u[3] - 0.5) * 16 + static_cast<double>(ys));
+    const int64_t xs = rx0 + paste_round(u[0] * static_cast<double>(rw - 48), round_even) + 16;
+    const int64_t ys = ry0 + paste_round(u[1] * static_cast<double>(rh - 48), round_even) + 16;
+    const int64_t xd = paste_round((u[2] - 0.5) * 16 + static_cast<double>(xs), round_even);
+    const int64_t yd = paste_round((u[3] - 0.5) * 16 + static_cast<double>(ys), round_even);
     s_xd[i] = static_cast<int>(xd);
     s_yd[i] = static_cast<int>(yd);
     s_dx[i] = static_cast<int>(xs - xd);
@@ -246,22 +249,23 @@ __global__ void __launch_bounds__(kThreads)
   // Forward row pass: s_b[b][y, u] = (Σ_x rows[u, x]·s_a[b][y, x] + add1[u]) >> shift1[u].
   for (int i = t; i < 6 * 64; i += kThreads) {
     const int b = i / 64, y = (i % 64) / 8, u = i % 8;
-    long long acc = 0;
-    for (int x = 0; x < 8; ++x) acc += static_cast<long long>(fwd_rows[u * 8 + x]) * s_a[b][y * 8 + x];
-    s_b[b][y * 8 + u] = static_cast<int>((acc + add1[u]) >> shift1[u]);
+    int acc = 0;  // |acc| < 2²³ (samples ≤ 128 in magnitude); the forward passes fit in int32
+    for (int x = 0; x < 8; ++x) acc += fwd_rows[u * 8 + x] * s_a[b][y * 8 + x];
+    s_b[b][y * 8 + u] = (acc + add1[u]) >> shift1[u];
   }
   __syncthreads();
   // Forward column pass, quantisation and dequantisation: s_a[b][v, u] = coefficient.
   for (int i = t; i < 6 * 64; i += kThreads) {
     const int b = i / 64, v = (i % 64) / 8, u = i % 8, k = v * 8 + u;
-    long long acc = 0;
-    for (int y = 0; y < 8; ++y) acc += static_cast<long long>(fwd_cols[v * 8 + y]) * s_b[b][y * 8 + u];
+    int acc = 0;  // |acc| < 2²⁸ (row outputs ≤ 4096 in magnitude)
+    for (int y = 0; y < 8; ++y) acc += fwd_cols[v * 8 + y] * s_b[b][y * 8 + u];
     const long long f = (acc + add2[v]) >> shift2[v];
     const int* q = s_q + (b < 4 ? 0 : 256);  // quantval, reciprocal, correction, shift
     const long long mag = (((f < 0 ? -f : f) + q[128 + k]) * q[64 + k]) >> q[192 + k];
     s_a[b][k] = static_cast<int>((f < 0 ? -mag : mag) * q[k]);
   }
   __syncthreads();
+  // Inverse passes in int64, as libjpeg's JLONG products.
   // Inverse column pass: s_b[b][y, u] = (Σ_v inv[y, v]·coef[v, u] + 2¹⁰) >> 11.
   for (int i = t; i < 6 * 64; i += kThreads) {
     const int b = i / 64, y = (i % 64) / 8, u = i % 8;
