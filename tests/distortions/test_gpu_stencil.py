@@ -82,3 +82,15 @@ def test_kadis_motion_angles(backend, device):
     # fspecial('motion') at several angles (θ = ⌊aux[0]·181⌋ per entry), kernels of different sizes.
     check_against_reference(backend, device, [MOTION] * 6, [4, 4, 3, 3, 2, 1], preset="kadis", size=(15, 18),
                             seed=5)
+
+
+def test_one_tap_per_step(backend, device, monkeypatch):
+    # Compiled kernels loop over one tap per step (TAP_CHUNK = 1); the interpreter gathers chunks.
+    # Here the one-tap path runs under the interpreter too.
+    from triton_kernels.distort import stencil
+
+    monkeypatch.setattr(stencil, "TAP_CHUNK", 1)
+    types = torch.tensor([MOTION, GAUSSIAN, LENS, UNSHARP, DIFFUSE]).view(-1, 1).expand(-1, 2)
+    levels = torch.tensor([[1, 4], [2, 3], [0, 1], [3, 4], [0, 1]])
+    check_against_reference(backend, device, types, levels, preset="kadis", size=(9, 12), partition="vertical",
+                            seed=6)

@@ -16,10 +16,10 @@ each 1-D pass as the reference does), so three kernels cover the class:
 A separable operator with P passes runs them in sequence (x passes first, then y, as the
 reference's ``_separable``); pass k computes the out-region grown by the radii of the passes still
 to come (clamped to the image), so composite mode reads the block's neighbours. Temporaries are
-per entry, 3 × (tallest out-region + 2·ry) × (widest + 2·rx), addressed in the operator's
-coordinates (a per-entry origin offset), allocated by the launcher. Per-level taps are built on the
-host once per distinct (value, decision) of the group (``torch.unique``), gathered per entry and
-uploaded with one copy per table.
+per entry, 3 × the largest out-region grown by the total radii (ry, rx) and clamped to the image,
+addressed in the operator's coordinates (a per-entry origin offset), allocated by the launcher.
+Per-level taps are built on the host once per distinct (value, decision) of the group
+(``torch.unique``), gathered per entry and uploaded with one copy per table.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ from triton_kernels.distort._common import (
 )
 
 BLOCK_Y, BLOCK_X = 16, 32
-# Taps gathered per loop step ([TAP_CHUNK, BLOCK_Y, BLOCK_X] loads): few interpreter steps on the CPU,
-# modest register pressure on the GPU.
-TAP_CHUNK = 32 if interpreter_enabled() else 4
+# Taps per loop step: the interpreter gathers [TAP_CHUNK, BLOCK_Y, BLOCK_X] at once (few interpreted
+# steps); compiled kernels take one tap per step on 2-D tiles (no cross-thread reduction).
+TAP_CHUNK = 32 if interpreter_enabled() else 1
 
 # Columns of a pass's view table (one int64 row per entry): source view, destination view, the
 # image size the entry sees, and the rectangle [y0, y1) × [x0, x1) the pass computes.
@@ -105,21 +105,31 @@ def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr
     w = tl.load(v + 7)
     ys = tl.minimum(ys, h - 1)  # masked lanes stay inside the image
     xs = tl.minimum(xs, w - 1)
-    mask3 = mask[None, :, :]
     for c in tl.static_range(NC):
         plane = src + (C0 + c) * src_c
         acc = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
-        for t0 in range(0, T, TC):
-            tt = t0 + tl.arange(0, TC)
-            wt = tl.load(taps_ptr + n * T + tt)[:, None, None]
-            d = (tt - R)[:, None, None]
-            if AXIS_X:
-                xx = tl.minimum(tl.maximum(xs[None, :, :] + d, 0), w - 1)
-                val = tl.load(plane + ys[None, :, :] * src_y + xx, mask=mask3, other=0.0)
-            else:
-                yy = tl.minimum(tl.maximum(ys[None, :, :] + d, 0), h - 1)
-                val = tl.load(plane + yy * src_y + xs[None, :, :], mask=mask3, other=0.0)
-            acc += tl.sum(tl.where(wt != 0, wt * val, 0.0), axis=0)
+        if TC == 1:  # the GPU: one tap per step, 2-D tiles
+            for t in range(T):
+                wt = tl.load(taps_ptr + n * T + t)
+                if AXIS_X:
+                    xx = tl.minimum(tl.maximum(xs + (t - R), 0), w - 1)
+                    val = tl.load(plane + ys * src_y + xx, mask=mask, other=0.0)
+                else:
+                    yy = tl.minimum(tl.maximum(ys + (t - R), 0), h - 1)
+                    val = tl.load(plane + yy * src_y + xs, mask=mask, other=0.0)
+                acc += tl.where(wt != 0, wt * val, 0.0)
+        else:  # the interpreter: TC taps per step, [TC, BLOCK_Y, BLOCK_X] gathers
+            for t0 in range(0, T, TC):
+                tt = t0 + tl.arange(0, TC)
+                wt = tl.load(taps_ptr + n * T + tt)[:, None, None]
+                d = (tt - R)[:, None, None]
+                if AXIS_X:
+                    xx = tl.minimum(tl.maximum(xs[None, :, :] + d, 0), w - 1)
+                    val = tl.load(plane + ys[None, :, :] * src_y + xx, mask=mask[None, :, :], other=0.0)
+                else:
+                    yy = tl.minimum(tl.maximum(ys[None, :, :] + d, 0), h - 1)
+                    val = tl.load(plane + yy * src_y + xs[None, :, :], mask=mask[None, :, :], other=0.0)
+                acc += tl.sum(tl.where(wt != 0, wt * val, 0.0), axis=0)
         if CLIP:
             acc = clip01(acc)
         tl.store(dst + (C0 + c) * dst_c + ys * dst_y + xs, acc, mask=mask)
@@ -137,21 +147,31 @@ def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M
     src = src_ptr + field(entries_ptr, n, SRC)
     src_c = field(entries_ptr, n, SRC_C)
     src_y = field(entries_ptr, n, SRC_Y)
-    mask3 = mask[None, :, :]
     acc0 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
     acc1 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
     acc2 = tl.zeros([BLOCK_Y, BLOCK_X], dtype=src_ptr.dtype.element_ty)
-    for m0 in range(0, M, TC):
-        mm = n * M + m0 + tl.arange(0, TC)
-        dy = tl.load(offs_ptr + mm * 2)[:, None, None]
-        dx = tl.load(offs_ptr + mm * 2 + 1)[:, None, None]
-        wt = tl.load(taps_ptr + mm)[:, None, None]
-        yy = tl.minimum(tl.maximum(ys[None, :, :] + dy, 0), h - 1)
-        xx = tl.minimum(tl.maximum(xs[None, :, :] + dx, 0), w - 1)
-        p = src + yy * src_y + xx
-        acc0 += tl.sum(wt * tl.load(p, mask=mask3, other=0.0), axis=0)
-        acc1 += tl.sum(wt * tl.load(p + src_c, mask=mask3, other=0.0), axis=0)
-        acc2 += tl.sum(wt * tl.load(p + 2 * src_c, mask=mask3, other=0.0), axis=0)
+    if TC == 1:  # the GPU: one tap per step, 2-D tiles
+        for m in range(M):
+            dy = tl.load(offs_ptr + (n * M + m) * 2)
+            dx = tl.load(offs_ptr + (n * M + m) * 2 + 1)
+            wt = tl.load(taps_ptr + n * M + m)
+            p = src + tl.minimum(tl.maximum(ys + dy, 0), h - 1) * src_y + tl.minimum(tl.maximum(xs + dx, 0), w - 1)
+            acc0 += wt * tl.load(p, mask=mask, other=0.0)
+            acc1 += wt * tl.load(p + src_c, mask=mask, other=0.0)
+            acc2 += wt * tl.load(p + 2 * src_c, mask=mask, other=0.0)
+    else:  # the interpreter: TC taps per step, [TC, BLOCK_Y, BLOCK_X] gathers
+        mask3 = mask[None, :, :]
+        for m0 in range(0, M, TC):
+            mm = n * M + m0 + tl.arange(0, TC)
+            dy = tl.load(offs_ptr + mm * 2)[:, None, None]
+            dx = tl.load(offs_ptr + mm * 2 + 1)[:, None, None]
+            wt = tl.load(taps_ptr + mm)[:, None, None]
+            yy = tl.minimum(tl.maximum(ys[None, :, :] + dy, 0), h - 1)
+            xx = tl.minimum(tl.maximum(xs[None, :, :] + dx, 0), w - 1)
+            p = src + yy * src_y + xx
+            acc0 += tl.sum(wt * tl.load(p, mask=mask3, other=0.0), axis=0)
+            acc1 += tl.sum(wt * tl.load(p + src_c, mask=mask3, other=0.0), axis=0)
+            acc2 += tl.sum(wt * tl.load(p + 2 * src_c, mask=mask3, other=0.0), axis=0)
     dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
     dst_c = field(entries_ptr, n, DST_C)
     tl.store(dst, clip01(acc0), mask=mask)
@@ -319,8 +339,10 @@ class _Plan:
         e = group.host_entries
         self.group, self.e, self.n = group, e, e.shape[0]
         self.ry, self.rx = ry, rx
-        self.th = group.max_extent(OY0.value, OY1.value) + 2 * ry
-        self.tw = group.max_extent(OX0.value, OX1.value) + 2 * rx
+        reach = self.rect(ry, rx)  # every pixel a pass of this plan reads or writes
+        self.origin = reach[:, [0, 2]]
+        self.th = max(1, int((reach[:, 1] - reach[:, 0]).max()))
+        self.tw = max(1, int((reach[:, 3] - reach[:, 2]).max()))
         self.views: list[torch.Tensor] = []
         self.taps: list[torch.Tensor] = []
         self.launches = []
@@ -334,10 +356,9 @@ class _Plan:
         return e[:, [SRC.value, SRC_C.value, SRC_Y.value]] if src else e[:, [DST.value, DST_C.value, DST_Y.value]]
 
     def tmp_view(self) -> torch.Tensor:
-        e = self.e
         plane = self.th * self.tw
         base = torch.arange(self.n, dtype=torch.int64) * 3 * plane
-        off = base - (e[:, OY0.value] - self.ry) * self.tw - (e[:, OX0.value] - self.rx)
+        off = base - self.origin[:, 0] * self.tw - self.origin[:, 1]
         return torch.stack([off, torch.full_like(off, plane), torch.full_like(off, self.tw)], dim=1)
 
     def rect(self, ry: int, rx: int) -> torch.Tensor:
@@ -408,8 +429,7 @@ def _separable(plan: _Plan, src_buf, src_view, taps_x: list[tuple[torch.Tensor, 
         padded = _round_up(t, TAP_CHUNK)
         taps = torch.nn.functional.pad(taps, (0, padded - t))
         plan.add(_pass_kernel, cur_buf, cur_view, dst_buf, dst_view, rect, taps=taps, T=padded, R=t // 2,
-                 TC=TAP_CHUNK, AXIS_X=axis_x,
-                 C0=c0, NC=nc, CLIP=clip and last)
+                 TC=TAP_CHUNK, AXIS_X=axis_x, C0=c0, NC=nc, CLIP=clip and last)
         cur_buf, cur_view = dst_buf, dst_view
 
 
