@@ -122,3 +122,50 @@ def test_jpeg_unclipped_input_and_chain(backend, device):
     image = sample_image(1, (20, 23)) * 1.4 - 0.2
     check_against_reference(backend, device, torch.tensor([[[JPEG, JPEG]]]), torch.tensor([[[4, 1]]]), image=image,
                             atol=FP64_ATOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour shift: float64 to FP64_ATOL; float32 (mask statistics, percentiles and all, in float32)
+# to FP32_ATOL.
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_color_shift_every_level(backend, device, dtype):
+    check_against_reference(backend, device, [COLOR_SHIFT] * 5, LEVELS, dtype=dtype, size=(21, 34))
+
+
+@pytest.mark.parametrize("preset", ["kadis", "arniqa"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_color_shift_presets(backend, device, preset, dtype):
+    check_against_reference(backend, device, [COLOR_SHIFT] * 2, [0, 4], preset=preset, dtype=dtype, size=(19, 26))
+
+
+@pytest.mark.parametrize("block_mode", ["composite", "crop"])
+def test_color_shift_blocks(backend, device, block_mode):
+    # composite: statistics over the whole image, written in the block; crop: over the block
+    check_against_reference(backend, device, torch.full((1, 4), COLOR_SHIFT), torch.tensor([[4, 1, 3, 2]]),
+                            partition="grid2x2", block_mode=block_mode, size=(23, 29))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 7), (6, 1), (2, 3)])
+def test_color_shift_tiny_images(backend, device, size):
+    # reflection of a 12 px shift over 1–3 pixels; constant masks (mapmm leaves them unchanged)
+    check_against_reference(backend, device, [COLOR_SHIFT] * 2, [2, 4], size=size)
+
+
+def test_color_shift_mixed_sizes_and_chain(backend, device):
+    # crop mode with blocks of different sizes in one launch (padding of the sorted statistics),
+    # then a second color_shift on the result
+    types = torch.tensor([[[COLOR_SHIFT, COLOR_SHIFT]] * 6])
+    levels = torch.tensor([[[4, 0], [1, 2], [3, 3], [0, 4], [2, 1], [4, 4]]])
+    check_against_reference(backend, device, types, levels, partition=(3, 2), block_mode="crop", size=(25, 31))
+
+
+def test_color_shift_vectors_match_filters(backend, device):  # host-side: backend-independent
+    from pyiqa_fast.distortions.filters import color_shift_vector
+    from triton_kernels.distort.codec import color_shift_vectors
+    aux = torch.rand(64, 400, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    aux[0, :2] = 0
+    amount = torch.tensor([1.0, 3.0, 6.0, 8.0, 12.0] * 13, dtype=torch.float64)[:64]
+    got = color_shift_vectors(aux, amount).tolist()
+    assert got == [list(color_shift_vector(aux[i], float(amount[i]))) for i in range(64)]

@@ -453,4 +453,192 @@ def jpeg(group) -> None:
                               BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
 
 
-LAUNCHERS = {11: color_block, 12: non_eccentricity, 13: jpeg}
+# ---------------------------------------------------------------------------------------------
+# Colour shift (§4.23). The edge mask's statistics domain is the whole image the entry sees.
+# K1: grey → numpy.gradient magnitude (A); K2, K3: Gaussian σ = 4 (33 taps reiqa, 17 otherwise),
+# replicate borders, vertical (A → B) then horizontal (B → A); a device sort of each entry's A (its
+# padding is +inf, so an entry's n values come first) gives the 6 order statistics the mask needs:
+# every later step (mapmm, clip(0.1, 1), mapmm, P1/P99 clip, mapmm) is a monotone map T of e, so
+# the sorted values of T(e) are T of the sorted values of e (IEEE subtraction, division and clamps
+# are monotone); K4 (tiles of the out-region): mask, shifted green, blend.
+
+CS_BLOCK_Y, CS_BLOCK_X = 16, 32
+
+
+@triton.jit
+def _full_tile(entries_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """Tile ``tile`` of the whole image entry n sees (not its out-region)."""
+    h = field(entries_ptr, n, H)
+    w = field(entries_ptr, n, W)
+    ys = (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
+    xs = (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    return ys, xs, (ys < h) & (xs < w), h, w
+
+
+@triton.jit
+def _grey(src, src_c, src_y, ys, xs):
+    p = src + ys * src_y + xs
+    return 0.2989 * tl.load(p) + 0.5870 * tl.load(p + src_c) + 0.1140 * tl.load(p + 2 * src_c)
+
+
+@triton.jit
+def _gradient_kernel(src_ptr, entries_ptr, out_ptr, row, plane, tiles_x,
+                     BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """K1: hypot of numpy.gradient of the grey image (central inside, one-sided at the ends, 0 along
+    a length-1 axis)."""
+    n = tl.program_id(1)
+    ys, xs, mask, h, w = _full_tile(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
+    ys = tl.minimum(ys, h - 1)
+    xs = tl.minimum(xs, w - 1)
+    src = src_ptr + field(entries_ptr, n, SRC)
+    src_c = field(entries_ptr, n, SRC_C)
+    src_y = field(entries_ptr, n, SRC_Y)
+    yp = tl.minimum(ys + 1, h - 1)
+    ym = tl.maximum(ys - 1, 0)
+    xp = tl.minimum(xs + 1, w - 1)
+    xm = tl.maximum(xs - 1, 0)
+    gy = _grey(src, src_c, src_y, yp, xs) - _grey(src, src_c, src_y, ym, xs)
+    gx = _grey(src, src_c, src_y, ys, xp) - _grey(src, src_c, src_y, ys, xm)
+    gy = tl.where((ys > 0) & (ys < h - 1), gy / 2, gy)
+    gx = tl.where((xs > 0) & (xs < w - 1), gx / 2, gx)
+    tl.store(out_ptr + n * plane + ys * row + xs, tl.sqrt(gy * gy + gx * gx), mask=mask)
+
+
+@triton.jit
+def _gauss_kernel(in_ptr, entries_ptr, taps_ptr, out_ptr, row, plane, tiles_x, VERTICAL: tl.constexpr,
+                  RADIUS: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """K2 / K3: one pass of the sampled Gaussian, replicate borders."""
+    n = tl.program_id(1)
+    ys, xs, mask, h, w = _full_tile(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
+    ys = tl.minimum(ys, h - 1)
+    xs = tl.minimum(xs, w - 1)
+    base = in_ptr + n * plane
+    acc = tl.zeros([BLOCK_Y, BLOCK_X], dtype=in_ptr.dtype.element_ty)
+    for k in tl.static_range(2 * RADIUS + 1):
+        if VERTICAL:
+            p = base + tl.minimum(tl.maximum(ys + (k - RADIUS), 0), h - 1) * row + xs
+        else:
+            p = base + ys * row + tl.minimum(tl.maximum(xs + (k - RADIUS), 0), w - 1)
+        acc += tl.load(taps_ptr + k) * tl.load(p)
+    tl.store(out_ptr + n * plane + ys * row + xs, acc, mask=mask)
+
+
+@triton.jit
+def _mapmm(e, lo, hi):
+    return tl.where(hi == lo, e, (e - lo) / tl.where(hi == lo, 1, hi - lo))
+
+
+@triton.jit
+def _clip_tenth(e):
+    """clip(e, 0.1, 1) (tl.where keeps 0.1 in e's dtype; tl.maximum would round it to float32)."""
+    return tl.where(e < 0.1, 0.1, tl.where(e > 1, 1.0, e))
+
+
+@triton.jit
+def _stretch(e, v0, v1):
+    """mapmm → clip(0.1, 1) → mapmm, with the statistics of the sorted values' ends v0, v1."""
+    lo = _clip_tenth(_mapmm(v0, v0, v1))
+    hi = _clip_tenth(_mapmm(v1, v0, v1))
+    return _mapmm(_clip_tenth(_mapmm(e, v0, v1)), lo, hi)
+
+
+@triton.jit
+def _percentile(a, b, t):
+    """numpy.percentile's two-sided lerp between the order statistics a ≤ b."""
+    diff = b - a
+    return tl.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+@triton.jit
+def _reflect(j, n):
+    m = ((j % (2 * n)) + 2 * n) % (2 * n)  # non-negative remainder whatever the sign convention
+    return tl.where(m < n, m, 2 * n - 1 - m)
+
+
+@triton.jit
+def _color_shift_kernel(src_ptr, dst_ptr, entries_ptr, edges_ptr, stats_ptr, ints_ptr, fracs_ptr, row, plane,
+                        tiles_x, REFLECT: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """K4: the mask from the Gaussian-filtered edges and 6 order statistics, the shifted green, the
+    blend; one tile of the out-region."""
+    n = tl.program_id(1)
+    ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
+    h = field(entries_ptr, n, H)
+    w = field(entries_ptr, n, W)
+    ys = tl.minimum(ys, h - 1)
+    xs = tl.minimum(xs, w - 1)
+    v0 = tl.load(stats_ptr + n * 6)
+    v1 = tl.load(stats_ptr + n * 6 + 1)
+    p1 = _percentile(_stretch(tl.load(stats_ptr + n * 6 + 2), v0, v1),
+                     _stretch(tl.load(stats_ptr + n * 6 + 3), v0, v1), tl.load(fracs_ptr + n * 2).to(v0.dtype))
+    p99 = _percentile(_stretch(tl.load(stats_ptr + n * 6 + 4), v0, v1),
+                      _stretch(tl.load(stats_ptr + n * 6 + 5), v0, v1), tl.load(fracs_ptr + n * 2 + 1).to(v0.dtype))
+    lo = tl.minimum(tl.maximum(_stretch(v0, v0, v1), p1), p99)
+    hi = tl.minimum(tl.maximum(_stretch(v1, v0, v1), p1), p99)
+    e = _stretch(tl.load(edges_ptr + n * plane + ys * row + xs), v0, v1)
+    e = _mapmm(tl.minimum(tl.maximum(e, p1), p99), lo, hi)
+    s0 = tl.load(ints_ptr + n * 8 + 6)
+    s1 = tl.load(ints_ptr + n * 8 + 7)
+    if REFLECT:
+        sy = _reflect(ys - s0, h)
+        sx = _reflect(xs - s1, w)
+    else:
+        sy = tl.minimum(tl.maximum(ys - s0, 0), h - 1)
+        sx = tl.minimum(tl.maximum(xs - s1, 0), w - 1)
+    src = src_ptr + field(entries_ptr, n, SRC)
+    src_c = field(entries_ptr, n, SRC_C)
+    src_y = field(entries_ptr, n, SRC_Y)
+    green = tl.load(src + src_c + ys * src_y + xs)
+    shifted = tl.load(src + src_c + sy * src_y + sx)
+    dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
+    dst_c = field(entries_ptr, n, DST_C)
+    tl.store(dst, clip01(tl.load(src + ys * src_y + xs)), mask=mask)
+    tl.store(dst + dst_c, clip01(e * shifted + (1 - e) * green), mask=mask)
+    tl.store(dst + 2 * dst_c, clip01(tl.load(src + 2 * src_c + ys * src_y + xs)), mask=mask)
+
+
+def color_shift_vectors(aux: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """int64[N, 2]: ``filters.color_shift_vector`` of every row (u / ‖u‖ · amount, half to even)."""
+    u = aux[:, :2]
+    norm = torch.sqrt(u[:, 0] * u[:, 0] + u[:, 1] * u[:, 1])
+    s = torch.round(u / norm[:, None] * amount[:, None]).long()
+    return torch.where(norm[:, None] == 0, 0, s)
+
+
+def color_shift(group) -> None:
+    e = group.host_entries
+    device, dtype = group.src.device, group.src.dtype
+    radius = 16 if group.preset == "reiqa" else 8
+    taps = torch.exp(-torch.arange(-radius, radius + 1, dtype=torch.float64) ** 2 / (2 * 4.0 * 4.0))
+    taps = taps / taps.sum()
+    count = e[:, H.value] * e[:, W.value]
+    pos = torch.stack([0.01 * (count - 1).double(), 0.99 * (count - 1).double()], 1)  # (p / 100)·(n − 1)
+    k = torch.floor(pos).long()
+    last = (count - 1)[:, None]
+    ranks = torch.stack([torch.zeros_like(count), count - 1, k[:, 0], torch.minimum(k[:, 0] + 1, last[:, 0]),
+                         k[:, 1], torch.minimum(k[:, 1] + 1, last[:, 0])], 1)
+    ints = torch.cat([ranks, color_shift_vectors(group.host_aux, group.host_values)], 1)
+    table = _upload(torch.cat([ints.reshape(-1), (pos - k).reshape(-1).view(torch.int64), taps.view(torch.int64)]),
+                    device)
+    n = group.size
+    ints_d = table[:8 * n]
+    fracs_d = table[8 * n:10 * n].view(torch.float64)
+    taps_d = table[10 * n:].view(torch.float64).to(dtype)
+    hmax, wmax = int(e[:, H.value].max()), int(e[:, W.value].max())
+    plane = hmax * wmax
+    edges = torch.full((n, plane), float("inf"), dtype=dtype, device=device)
+    tmp = torch.empty((n, plane), dtype=dtype, device=device)
+    tiles_x = cdiv(wmax, CS_BLOCK_X)
+    grid = (cdiv(hmax, CS_BLOCK_Y) * tiles_x, n)
+    meta = dict(BLOCK_Y=CS_BLOCK_Y, BLOCK_X=CS_BLOCK_X)
+    _gradient_kernel[grid](group.src, group.entries, edges, wmax, plane, tiles_x, **meta)
+    _gauss_kernel[grid](edges, group.entries, taps_d, tmp, wmax, plane, tiles_x, VERTICAL=True, RADIUS=radius,
+                        **meta)
+    _gauss_kernel[grid](tmp, group.entries, taps_d, edges, wmax, plane, tiles_x, VERTICAL=False, RADIUS=radius,
+                        **meta)
+    stats = torch.sort(edges, dim=1).values.gather(1, ints_d.view(n, 8)[:, :6]).contiguous()
+    out_grid, out_tiles_x = tile_grid(group, BLOCK_Y, BLOCK_X)
+    _color_shift_kernel[out_grid](group.src, group.dst, group.entries, edges, stats, ints_d, fracs_d, wmax, plane,
+                                  out_tiles_x, REFLECT=group.preset == "reiqa", BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
+
+
+LAUNCHERS = {11: color_block, 12: non_eccentricity, 13: jpeg, 22: color_shift}
