@@ -86,8 +86,8 @@ def _view_tile(views_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.c
 
 
 @triton.jit
-def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr, R: tl.constexpr,
-                 TC: tl.constexpr, AXIS_X: tl.constexpr, C0: tl.constexpr, NC: tl.constexpr, CLIP: tl.constexpr,
+def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T, R, TC: tl.constexpr, AXIS_X: tl.constexpr,
+                 C0: tl.constexpr, NC: tl.constexpr, CLIP: tl.constexpr,
                  BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """out[c, y, x] = Σ_t taps[n, t] · in[c, clamp(y|x + t − R)] (zero taps skipped, as the
     reference), channels C0 … C0 + NC − 1, over the entry's rectangle; T taps per entry (a
@@ -136,7 +136,7 @@ def _pass_kernel(src_ptr, dst_ptr, views_ptr, taps_ptr, tiles_x, T: tl.constexpr
 
 
 @triton.jit
-def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M: tl.constexpr, TC: tl.constexpr,
+def _conv2d_kernel(src_ptr, dst_ptr, entries_ptr, offs_ptr, taps_ptr, tiles_x, M, TC: tl.constexpr,
                    BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """out[c, y, x] = Σ_m w[n, m] · in[c, clamp(y + dy[n, m]), clamp(x + dx[n, m])] over the
     out-region, clipped; M taps per entry (a multiple of TC, the taps gathered per step)."""
