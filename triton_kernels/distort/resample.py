@@ -42,8 +42,6 @@ from triton_kernels.distort._common import (
 )
 from triton_kernels.distort._common import H as H_
 
-BLOCK_Y, BLOCK_X = 16, 32
-BLOCK_LINES = 32
 N_VIEW = tl.constexpr(10)
 
 # ---------------------------------------------------------------------------------------------
@@ -79,6 +77,16 @@ def _out_region(e: torch.Tensor) -> torch.Tensor:
 
 def _views(in_view, out_view, rng) -> torch.Tensor:
     return torch.cat([in_view, out_view, rng], 1).contiguous()
+
+
+def _blocks(device: torch.device, views: torch.Tensor) -> tuple[int, int]:
+    """Tile (rows, columns) of a launch over the ranges of ``views``: 16×32 on the GPU; under the
+    Triton interpreter, whose cost is per operation, one tile up to 32×64 (the next powers of two
+    of the largest range)."""
+    if device.type == "cuda":
+        return 16, 32
+    return (min(32, triton.next_power_of_2(int((views[:, 7] - views[:, 6]).max()))),
+            min(64, triton.next_power_of_2(int((views[:, 9] - views[:, 8]).max()))))
 
 
 def _grid(views: torch.Tensor, block_y: int, block_x: int) -> tuple[tuple[int, int], int]:
@@ -244,11 +252,12 @@ def _pillow_launcher(name: str):
         for p in range(4):
             horizontal, length, taps = meta[p]
             view_dev, first_dev, count_dev = dev[1 + 3 * p:4 + 3 * p]
-            grid, tiles_x = _grid(views[p], BLOCK_Y, BLOCK_X)
+            block_y, block_x = _blocks(device, views[p])
+            grid, tiles_x = _grid(views[p], block_y, block_x)
             src, dst = buffers[p]
             _conv_pass_kernel[grid](src, dst, view_dev, key_dev, first_dev, count_dev, w_parts[p], tiles_x,
                                     length, taps, HORIZONTAL=horizontal, CLIP=p == 3,
-                                    BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
+                                    BLOCK_Y=block_y, BLOCK_X=block_x)
 
     launch.__name__ = f"resize_{name}"
     return launch
@@ -317,9 +326,10 @@ def _nearest_launcher(kind_of):
         key_dev, rows_dev, cols_dev = _device(group, key, rows, cols)
         e = group.host_entries
         views = _views(_src_view(e), _dst_view(e), _out_region(e))
-        grid, tiles_x = _grid(views, BLOCK_Y, BLOCK_X)
+        block_y, block_x = _blocks(group.src.device, views)
+        grid, tiles_x = _grid(views, block_y, block_x)
         _gather_kernel[grid](group.src, group.dst, group.entries, key_dev, rows_dev, cols_dev, lh, lw, tiles_x,
-                             BLOCK_Y=BLOCK_Y, BLOCK_X=BLOCK_X)
+                             BLOCK_Y=block_y, BLOCK_X=block_x)
 
     return launch
 
@@ -410,7 +420,7 @@ def _cubic_weight(s, PRESET: tl.constexpr):
 
 @triton.jit
 def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, tiles_x, PRESET: tl.constexpr,
-                   BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+                   SIDE: tl.constexpr, FIRST: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """One iteration: out(y, x) = clip(Σ w·in(taps around (y − n0·v, x − n1·v))), normals of draw
     ``draw`` at image coordinates. PRESET 0: B-spline on prefiltered coefficients, reflect; 1: Keys,
     clamp; 2: bilinear, clamp. The taps are a third tensor axis (row-major over the tap square)."""
@@ -441,8 +451,6 @@ def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, ti
     fy = tl.floor(yy)
     fx = tl.floor(xx)
     # tap k of the SIDE × SIDE square: row offset k // SIDE, column offset k % SIDE from ⌊·⌋ − FIRST
-    SIDE: tl.constexpr = 2 if PRESET == 2 else 4
-    FIRST: tl.constexpr = 0 if PRESET == 2 else 1
     k = tl.arange(0, SIDE * SIDE)[None, None, :]
     dy = k // SIDE - FIRST
     dx = k % SIDE - FIRST
@@ -471,10 +479,9 @@ def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, ti
 JITTER_ITERATIONS = 5
 
 
-def _jitter_blocks(device) -> tuple[int, int, int]:
-    """(tile rows, tile columns, prefilter taps per chunk): larger under the interpreter, whose cost
-    is per operation."""
-    return (16, 32, 8) if device.type == "cuda" else (32, 64, 64)
+def _chunk(device: torch.device) -> int:
+    """Prefilter taps per step: all of them at once under the interpreter."""
+    return 8 if device.type == "cuda" else 64
 
 
 def jitter(group) -> None:
@@ -483,7 +490,7 @@ def jitter(group) -> None:
     h_e, w_e = e[:, H_.value], e[:, W.value]
     mh, mw = int(h_e.max()), int(w_e.max())
     dtype, device = group.src.dtype, group.src.device
-    block_y, block_x, chunk = _jitter_blocks(device)
+    chunk = _chunk(device)
     taps = 31 if dtype == torch.float64 else 15  # |z|^16·2√3/(1 − |z|) = 3.2e-9 relative in float32
     preset = {"reiqa": 0, "kadis": 1, "arniqa": 2}[group.preset]
     temps = [torch.empty(n * 3 * mh * mw, dtype=dtype, device=device) for _ in range(4 if preset == 0 else 2)]
@@ -504,15 +511,18 @@ def jitter(group) -> None:
     per = 3 if preset == 0 else 1
     for t, (src_buf, dst_buf) in enumerate(plan):
         if preset == 0:
+            block_y, block_x = _blocks(device, host[per * t])
             grid, tiles_x = _grid(host[per * t], block_y, block_x)
             _spline_fir_kernel[grid](src_buf, temps[2], dev[per * t], group.entries, tiles_x, ALONG_X=True, K=taps,
                                      CHUNK=chunk, BLOCK_Y=block_y, BLOCK_X=block_x)
             _spline_fir_kernel[grid](temps[2], temps[3], dev[per * t + 1], group.entries, tiles_x, ALONG_X=False,
                                      K=taps, CHUNK=chunk, BLOCK_Y=block_y, BLOCK_X=block_x)
             src_buf = temps[3]
+        block_y, block_x = _blocks(device, host[per * t + per - 1])
         grid, tiles_x = _grid(host[per * t + per - 1], block_y, block_x)
         _jitter_kernel[grid](src_buf, dst_buf, dev[per * t + per - 1], group.entries, group.values, t, tiles_x,
-                             PRESET=preset, BLOCK_Y=block_y, BLOCK_X=block_x)
+                             PRESET=preset, SIDE=2 if preset == 2 else 4, FIRST=0 if preset == 2 else 1,
+                             BLOCK_Y=block_y, BLOCK_X=block_x)
 
 
 LAUNCHERS = {
