@@ -9,8 +9,6 @@ identical params and keys (DISTORTIONS.md §10.5).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 import torch
 
@@ -70,12 +68,6 @@ def check_against_reference(backend: str, device: str, types, levels, *, preset:
     assert_close(actual, expected, atol=atol, rtol=0.0,
                  what=f"{backend} vs reference ({types}, levels {levels}, {preset}, {dtype}, {block_mode})")
     return actual
-
-
-def take(params, index: slice):
-    """The record of the samples ``index`` (their keys unchanged)."""
-    return replace(params, types=params.types[index], levels=params.levels[index], values=params.values[index],
-                   seeds=params.seeds[index], aux=params.aux[index])
 
 
 def run_backend(backend: str, device: str, x: torch.Tensor, params, block_mode: str = "composite") -> torch.Tensor:

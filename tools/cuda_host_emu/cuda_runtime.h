@@ -103,27 +103,42 @@ template <typename... KArgs, typename... Args>
 void emu_launch_grid(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Args... args) {
   if (smem > sizeof(emu_dynamic_smem)) { std::printf("EMU: smem too large\n"); std::abort(); }
   const int threads = static_cast<int>(block.x * block.y * block.z);
+  const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
   blockDim.x = block.x; blockDim.y = block.y; blockDim.z = block.z;
   gridDim.x = grid.x; gridDim.y = grid.y; gridDim.z = grid.z;
-  for (unsigned bz = 0; bz < grid.z; ++bz)
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
-        std::memset(emu_dynamic_smem, 0x7f, smem);
-        std::barrier<> block_bar(threads);
-        std::vector<std::barrier<>*> warps;
-        for (int w = 0; w < (threads + 31) / 32; ++w) warps.push_back(new std::barrier<>(std::min(32, threads - 32 * w)));
-        emu_block_barrier = &block_bar; emu_warp_barriers = warps;
-        std::vector<std::thread> ts;
-        for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] {
-          threadIdx.x = t % block.x; threadIdx.y = (t / block.x) % block.y; threadIdx.z = t / (block.x * block.y);
-          blockIdx.x = bx; blockIdx.y = by; blockIdx.z = bz;
-          kernel(static_cast<KArgs>(args)...);
-          emu_warp_barriers[t / 32]->arrive_and_drop();
-          emu_block_barrier->arrive_and_drop();
-        });
-        for (auto& th : ts) th.join();
-        for (auto* w : warps) delete w;
-      }
+  // One pool of blockDim threads runs the blocks in turn (thread creation dominated the cost).
+  // Between blocks all threads meet at `gate`; thread 0 then makes the block's barriers afresh,
+  // since threads that return early leave them (arrive_and_drop), as on the device.
+  std::barrier<> gate(threads);
+  std::barrier<>* block_bar = nullptr;
+  std::vector<std::barrier<>*> warps;
+  auto fresh = [&] {
+    delete block_bar;
+    for (auto* w : warps) delete w;
+    warps.clear();
+    block_bar = new std::barrier<>(threads);
+    for (int w = 0; w < (threads + 31) / 32; ++w) warps.push_back(new std::barrier<>(std::min(32, threads - 32 * w)));
+    emu_block_barrier = block_bar; emu_warp_barriers = warps;
+    std::memset(emu_dynamic_smem, 0x7f, smem);
+  };
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] {
+    threadIdx.x = t % block.x; threadIdx.y = (t / block.x) % block.y; threadIdx.z = t / (block.x * block.y);
+    for (long long b = 0; b < blocks; ++b) {
+      gate.arrive_and_wait();
+      if (t == 0) fresh();
+      gate.arrive_and_wait();
+      blockIdx.x = static_cast<unsigned>(b % grid.x);
+      blockIdx.y = static_cast<unsigned>((b / grid.x) % grid.y);
+      blockIdx.z = static_cast<unsigned>(b / (static_cast<long long>(grid.x) * grid.y));
+      kernel(static_cast<KArgs>(args)...);
+      emu_warp_barriers[t / 32]->arrive_and_drop();
+      emu_block_barrier->arrive_and_drop();
+    }
+  });
+  for (auto& th : ts) th.join();
+  delete block_bar;
+  for (auto* w : warps) delete w;
 }
 template <typename T> inline T atomicAdd(T* address, T v) {
   static std::mutex m; std::lock_guard<std::mutex> lock(m); T old = *address; *address = old + v; return old;

@@ -7,7 +7,7 @@ chain. Inside a step the chains are independent, so every type present in the st
 launch over all its entries (whatever their samples, blocks, levels and keys): at most
 (types in the table) launches per step, and one step for the usual one-operator chains. The
 table lives on the host (``sample_params`` makes it there), so planning never waits for the
-device; entry tables reach the device with one copy per launch group.
+device; the entry tables of all groups reach the device in one pinned, non-blocking copy.
 
 Buffers (compute dtype: float64 for float64 inputs, else float32):
 
@@ -178,15 +178,22 @@ def run(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, ro
             row = [*src, *dst, h, w, *region, *out_region, *rng, int(seeds_h[b, k, s])]
             groups.setdefault((step, int(types_h[b, k, s]), last), []).append((row, b * n_blocks + k, s))
 
-    for (_step, type_id, last), rows_ in sorted(groups.items()):
-        host_entries = torch.tensor([r for r, _, _ in rows_], dtype=torch.int64)
-        flat = torch.tensor([bk * types_h.shape[2] + s for _, bk, s in rows_], dtype=torch.int64)
-        host_values = values_h.reshape(-1)[flat]
-        host_aux = aux_h.reshape(batch * n_blocks * types_h.shape[2], -1)[flat]
+    # One upload of every group's entries, values and uniforms; each group launches on its slice.
+    ordered = sorted(groups.items())
+    host_entries = torch.tensor([r for _, rows_ in ordered for r, _, _ in rows_], dtype=torch.int64)
+    n_slots = types_h.shape[2]
+    flat = torch.tensor([bk * n_slots + s for _, rows_ in ordered for _, bk, s in rows_], dtype=torch.int64)
+    host_values = values_h.reshape(-1)[flat]
+    host_aux = aux_h.reshape(batch * n_blocks * n_slots, -1)[flat]
+    entries, values_d, aux_d = (to_device(t, device) for t in (host_entries, host_values, host_aux))
+    start = 0
+    for (_step, type_id, last), rows_ in ordered:
+        part = slice(start, start + len(rows_))
+        start = part.stop
         group = Group(
             type_id=type_id, preset=PRESETS[preset], compat=compat, src=pool, dst=out_flat if last else pool,
-            entries=to_device(host_entries, device), values=to_device(host_values, device),
-            aux=to_device(host_aux, device), host_entries=host_entries, host_values=host_values, host_aux=host_aux)
+            entries=entries[part], values=values_d[part], aux=aux_d[part], host_entries=host_entries[part],
+            host_values=host_values[part], host_aux=host_aux[part])
         launchers[type_id](group)
 
     if x.dtype == torch.uint8:
