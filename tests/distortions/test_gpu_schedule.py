@@ -88,3 +88,25 @@ def test_refusals_name_the_reason(backend, device):
     kadis_denoise = sample_params([18], [0], preset="kadis", seed=0)
     with pytest.raises(BackendUnavailableError, match="kadis"):
         distort(x, kadis_denoise, backend=backend)
+
+
+def test_custom_op_contract_and_compile(backend, device):
+    """The Triton path's custom op (and on a GPU the CUDA kernel of pyiqa_fast::distort) under
+    opcheck and torch.compile(fullgraph=True) (the op: the public function reads the host table)."""
+    if backend == "cuda-emu":
+        pytest.skip("the emulator runs kernels below the op; the cuda op is checked on the GPU")
+    from pyiqa_fast.ops.distort import ops  # noqa: F401  (defines distort_triton)
+
+    op = torch.ops.pyiqa_fast.distort_triton if backend == "triton" else torch.ops.pyiqa_fast.distort
+
+    params = sample_params(torch.tensor([[MEAN_SHIFT, MEAN_SHIFT], [MEAN_SHIFT, -1]]), torch.tensor([[1, 3], [0, -1]]),
+                           partition="vertical", seed=6)
+    x = sample_image(2, (12, 10)).to(torch.float32).to(device)
+    args = (x, params.types, params.values, params.seeds, params.aux, 1, 2, 0, False, False)
+    torch.library.opcheck(op.default, args)
+
+    @torch.compile(fullgraph=True, backend="aot_eager")
+    def compiled(img, types, values, seeds, aux):
+        return op(img * 1.0, types, values, seeds, aux, 1, 2, 0, False, False)
+
+    assert torch.equal(compiled(*args[:5]), distort(x, params, backend=backend))
