@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyiqa_fast import BackendUnavailableError
 from pyiqa_fast.distortions import sample_params
@@ -14,6 +16,8 @@ from tests._utils import assert_close
 from tests.distortions.gpu_cases import GPU_BACKENDS, check_against_reference, run_backend, sample_image
 
 MEAN_SHIFT = 7
+# Every reiqa type but non-eccentricity (regions of ≥ 49 px) and JPEG 2000 (reference only).
+SMALL_IMAGE_TYPES = [t for t in range(24) if t != 12]
 pytestmark = pytest.mark.parametrize(("backend", "device"), GPU_BACKENDS)
 
 
@@ -110,3 +114,19 @@ def test_custom_op_contract_and_compile(backend, device):
         return op(img * 1.0, types, values, seeds, aux, 1, 2, 0, False, False)
 
     assert torch.equal(compiled(*args[:5]), distort(x, params, backend=backend))
+
+
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_random_tables_match_the_reference(backend, device, data):
+    """Hypothesis: random sizes, layouts, block modes and mixed tables of every type (reiqa)."""
+    height = data.draw(st.integers(1, 40), label="height")
+    width = data.draw(st.integers(1, 40), label="width")
+    batch = data.draw(st.integers(1, 3), label="batch")
+    partition = data.draw(st.sampled_from([None, "vertical", "horizontal", "grid2x2"]), label="partition")
+    k = {None: 1, "vertical": 2, "horizontal": 2, "grid2x2": 4}[partition]
+    types = data.draw(st.lists(st.sampled_from(SMALL_IMAGE_TYPES), min_size=batch * k, max_size=batch * k))
+    levels = data.draw(st.lists(st.integers(0, 4), min_size=batch * k, max_size=batch * k))
+    block_mode = data.draw(st.sampled_from(["composite", "crop"]), label="block_mode")
+    check_against_reference(backend, device, torch.tensor(types).view(batch, k), torch.tensor(levels).view(batch, k),
+                            partition=partition, block_mode=block_mode, size=(height, width))
