@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyiqa_fast import BackendUnavailableError
-from pyiqa_fast.distortions import sample_params
+from pyiqa_fast.distortions import SPECS, sample_params
 from pyiqa_fast.ops import distort
+from pyiqa_fast.ops.distort.impl.gpu_limits import PRESET_GAPS
 from tests._utils import assert_close
 from tests.distortions.gpu_cases import GPU_BACKENDS, check_against_reference, run_backend, sample_image
 
@@ -119,14 +120,17 @@ def test_custom_op_contract_and_compile(backend, device):
 @settings(max_examples=8, deadline=None)
 @given(data=st.data())
 def test_random_tables_match_the_reference(backend, device, data):
-    """Hypothesis: random sizes, layouts, block modes and mixed tables of every type (reiqa)."""
+    """Hypothesis: random sizes, layouts, block modes, presets and mixed tables of every type."""
     height = data.draw(st.integers(1, 40), label="height")
     width = data.draw(st.integers(1, 40), label="width")
     batch = data.draw(st.integers(1, 3), label="batch")
     partition = data.draw(st.sampled_from([None, "vertical", "horizontal", "grid2x2"]), label="partition")
     k = {None: 1, "vertical": 2, "horizontal": 2, "grid2x2": 4}[partition]
-    types = data.draw(st.lists(st.sampled_from(SMALL_IMAGE_TYPES), min_size=batch * k, max_size=batch * k))
+    preset = data.draw(st.sampled_from(["reiqa", "kadis", "arniqa"]), label="preset")
+    allowed = [t for t in SMALL_IMAGE_TYPES + [24, 25, 27, 28]
+               if preset in SPECS[t].levels and (t, preset) not in PRESET_GAPS]
+    types = data.draw(st.lists(st.sampled_from(allowed), min_size=batch * k, max_size=batch * k))
     levels = data.draw(st.lists(st.integers(0, 4), min_size=batch * k, max_size=batch * k))
     block_mode = data.draw(st.sampled_from(["composite", "crop"]), label="block_mode")
     check_against_reference(backend, device, torch.tensor(types).view(batch, k), torch.tensor(levels).view(batch, k),
-                            partition=partition, block_mode=block_mode, size=(height, width))
+                            preset=preset, partition=partition, block_mode=block_mode, size=(height, width))
