@@ -20,6 +20,7 @@
 #include "common/cuda_launch.h"
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
+#include "kernels/distort/distort_cuda_device.cuh"
 
 namespace pyiqa_fast::distort {
 namespace {
@@ -29,19 +30,6 @@ constexpr int kThreads = kTileX * kTileY;
 constexpr int kMaxSquares = kAuxSize / 5;  // color_block: 5 uniforms per square
 constexpr int kMaxCopies = kAuxSize / 4;   // non_eccentricity: 4 uniforms per copy
 constexpr int kPatch = 16;
-
-template <typename T>
-__device__ __forceinline__ T clip01(T v) {
-  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);  // NaN passes through
-}
-
-// The pixel of this thread in entry blockIdx.y's out-region; false when outside it.
-__device__ __forceinline__ bool tile_pixel(const int64_t* e, int64_t tiles_x, int64_t& y, int64_t& x) {
-  const int64_t tile = blockIdx.x;
-  y = e[kOy0] + (tile / tiles_x) * kTileY + threadIdx.y;
-  x = e[kOx0] + (tile % tiles_x) * kTileX + threadIdx.x;
-  return y < e[kOy1] && x < e[kOx1];
-}
 
 __device__ __forceinline__ int thread_rank() { return threadIdx.x + threadIdx.y * kTileX; }
 
@@ -72,7 +60,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
   int64_t y, x;
-  if (!tile_pixel(e, tiles_x, y, x)) return;
+  if (!tile_pixel<kTileX, kTileY>(e, tiles_x, y, x)) return;
   int hit = -1;
   for (int i = count - 1; i >= 0; --i) {
     if (y >= s_y[i] && y < s_y[i] + sh && x >= s_x[i] && x < s_x[i] + sw) {
@@ -124,7 +112,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
   int64_t y, x;
-  if (!tile_pixel(e, tiles_x, y, x)) return;
+  if (!tile_pixel<kTileX, kTileY>(e, tiles_x, y, x)) return;
   int64_t sy = y, sx = x;
   for (int i = count - 1; i >= 0; --i) {
     if (sy >= s_yd[i] && sy < s_yd[i] + kPatch && sx >= s_xd[i] && sx < s_xd[i] + kPatch) {
@@ -311,7 +299,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t n = blockIdx.y;
   const int64_t* e = entries + n * kNumFields;
   int64_t y, x;
-  if (!tile_pixel(e, tiles_x, y, x)) return;
+  if (!tile_pixel<kTileX, kTileY>(e, tiles_x, y, x)) return;
   const int64_t h = e[kH], w = e[kW], ch = (h + 1) / 2, cw = (w + 1) / 2;
   const uint8_t* luma = workspace + n * (hp * wp + hp * wp / 2);
   const uint8_t* chroma = luma + hp * wp;

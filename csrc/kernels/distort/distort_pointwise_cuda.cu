@@ -21,6 +21,7 @@
 #include "common/philox.h"
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
+#include "kernels/distort/distort_cuda_device.cuh"
 
 namespace pyiqa_fast::distort {
 namespace {
@@ -28,19 +29,6 @@ namespace {
 constexpr int kTileX = 32, kTileY = 8;
 constexpr int kStatRows = 8;  // rows per thread in quantization's statistics pass
 constexpr int kThreads = kTileX * kTileY;
-
-template <typename T>
-__device__ __forceinline__ T clip01(T v) {
-  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);  // NaN passes through
-}
-
-// The pixel of this thread in entry blockIdx.y's out-region; false when outside it.
-__device__ __forceinline__ bool tile_pixel(const int64_t* e, int64_t tiles_x, int64_t& y, int64_t& x) {
-  const int64_t tile = blockIdx.x;
-  y = e[kOy0] + (tile / tiles_x) * kTileY + threadIdx.y;
-  x = e[kOx0] + (tile % tiles_x) * kTileX + threadIdx.x;
-  return y < e[kOy1] && x < e[kOx1];
-}
 
 // The pixel's three standard normals (pair of words 0, 1 and the cos branch of words 2, 3 of draw
 // 0), in T's Box–Muller as the CPU kernels (double for float64 images, the float series for float32).
@@ -199,7 +187,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t n = blockIdx.y;
   const int64_t* e = entries + n * kNumFields;
   int64_t y, x;
-  if (!tile_pixel(e, tiles_x, y, x)) return;
+  if (!tile_pixel<kTileX, kTileY>(e, tiles_x, y, x)) return;
   const T* s = src + e[kSrc] + y * e[kSrcY] + x;
   const int64_t sc = e[kSrcC];
   T r = s[0], g = s[sc], b = s[2 * sc];
@@ -303,7 +291,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t n = blockIdx.y;
   const int64_t* e = entries + n * kNumFields;
   int64_t y, x;
-  if (!tile_pixel(e, tiles_x, y, x)) return;
+  if (!tile_pixel<kTileX, kTileY>(e, tiles_x, y, x)) return;
   const int bins = static_cast<int>(values[n]);
   const int lo = finals[2 * n], hi = finals[2 * n + 1];
   const bool stretch = lo < hi;

@@ -30,6 +30,7 @@
 #include "common/philox.h"
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
+#include "kernels/distort/distort_cuda_device.cuh"
 
 namespace pyiqa_fast::distort {
 namespace {
@@ -40,11 +41,6 @@ constexpr int kGridYLimit = 65535;
 
 // Resize table header (itable, per entry): hs, ws, then per pass (f_offset, taps, i_offset).
 constexpr int kHdrHs = 0, kHdrWs = 1, kHdrPass = 2, kHdrPassStride = 3;
-
-template <typename T>
-__device__ __forceinline__ T clip01(T v) {
-  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);  // NaN passes through
-}
 
 // Everything a kernel of this file needs; passed by value.
 template <typename T>
@@ -69,7 +65,7 @@ __device__ __forceinline__ T* ws_image(const Args<T>& a, int buffer, int64_t n) 
 }
 
 // The pixel of this thread in a tile grid of `tiles_x` tiles per row anchored at (y0, x0).
-__device__ __forceinline__ void tile_pixel(int64_t tiles_x, int64_t y0, int64_t x0, int64_t& y, int64_t& x) {
+__device__ __forceinline__ void tile_origin_pixel(int64_t tiles_x, int64_t y0, int64_t x0, int64_t& y, int64_t& x) {
   const int64_t tile = blockIdx.x;
   y = y0 + (tile / tiles_x) * kTileY + threadIdx.y;
   x = x0 + (tile % tiles_x) * kTileX + threadIdx.x;
@@ -94,10 +90,10 @@ __global__ void resize_pass_kernel(Args<T> a) {
   const int64_t out_w = kPass == 0 ? ws : (kPass == 1 ? ws : w);
   int64_t y, x;
   if constexpr (kPass == 3) {
-    tile_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
+    tile_origin_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
     if (y >= e[kOy1] || x >= e[kOx1]) return;
   } else {
-    tile_pixel(a.tiles_x, 0, 0, y, x);
+    tile_origin_pixel(a.tiles_x, 0, 0, y, x);
     if (y >= out_h || x >= out_w) return;
   }
   const T* in;
@@ -142,7 +138,7 @@ __global__ void gather_kernel(Args<T> a) {
   const int64_t n = blockIdx.y;
   const int64_t* e = a.entries + n * kNumFields;
   int64_t y, x;
-  tile_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
+  tile_origin_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
   if (y >= e[kOy1] || x >= e[kOx1]) return;
   const int64_t* it = a.itable + n * a.i_stride;
   const int64_t sy = it[1 + y], sx = it[it[0] + x];
@@ -253,10 +249,10 @@ __global__ void warp_kernel(Args<T> a, int iter, int in_buf, int out_buf) {
   const int64_t h = e[kH], w = e[kW];
   int64_t y, x;
   if (out_buf < 0) {
-    tile_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
+    tile_origin_pixel(a.tiles_x, e[kOy0], e[kOx0], y, x);
     if (y >= e[kOy1] || x >= e[kOx1]) return;
   } else {
-    tile_pixel(a.tiles_x, 0, 0, y, x);
+    tile_origin_pixel(a.tiles_x, 0, 0, y, x);
     if (y >= h || x >= w) return;
   }
   const philox::Uint4 word = philox::draw(static_cast<uint64_t>(e[kSeed]), static_cast<uint32_t>(e[kRngX0] + x),

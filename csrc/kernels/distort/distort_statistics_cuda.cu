@@ -28,6 +28,7 @@
 #include "common/cuda_launch.h"
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
+#include "kernels/distort/distort_cuda_device.cuh"
 
 namespace pyiqa_fast::distort {
 namespace {
@@ -42,11 +43,6 @@ inline double dmul(double a, double b) { return a * b; }
 #else
 __device__ __forceinline__ double dmul(double a, double b) { return __dmul_rn(a, b); }
 #endif
-
-template <typename T>
-__device__ __forceinline__ T clip01(T v) {
-  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);  // NaN passes through
-}
 
 __device__ __forceinline__ int64_t clamp_idx(int64_t j, int64_t n) { return j < 0 ? 0 : (j >= n ? n - 1 : j); }
 

@@ -42,6 +42,7 @@
 #include "common/philox.h"
 #include "kernels/distort/distort.h"
 #include "kernels/distort/distort_cuda.h"
+#include "kernels/distort/distort_cuda_device.cuh"
 
 #if defined(__CUDACC__)
 #define PYIQA_FAST_STENCIL_UNROLL _Pragma("unroll")
@@ -72,11 +73,6 @@ enum Mode : int { kPlain = 0, kNoisy = 1, kDiffuse = 2, kSharpen = 3 };
 template <int MODE>
 constexpr int planes_of() {
   return MODE == kDiffuse ? 2 : (MODE == kSharpen ? 1 : 3);
-}
-
-template <typename T>
-__device__ __forceinline__ T clip01(T v) {
-  return v < T(0) ? T(0) : (v > T(1) ? T(1) : v);  // NaN passes through
 }
 
 __device__ __forceinline__ int64_t clampi(int64_t v, int64_t lo, int64_t hi) {
