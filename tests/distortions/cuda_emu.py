@@ -3,7 +3,14 @@
 barrier) into a shared library, called through ctypes by the shared GPU schedule.
 
 This checks the kernels' index arithmetic and algorithms against the reference on GPU-less
-machines; races, timing and device numerics are the GPU run's and compute-sanitizer's job.
+machines; timing and device numerics are the GPU run's job, and compute-sanitizer's there.
+``PYIQA_FAST_EMU_SANITIZE=address`` or ``thread`` builds the library with that sanitizer, the
+closest host stand-ins for memcheck and racecheck (threads of a block race on shared memory
+exactly when a ``__syncthreads`` is missing); run with the runtime preloaded and without the
+tests that import Triton (its extension does not start under ASan)::
+
+    PYIQA_FAST_EMU_SANITIZE=thread LD_PRELOAD=$(gcc -print-file-name=libtsan.so) \
+        python -m pytest tests/distortions -k "emulated and not vectors and not many_tiles and not one_tap"
 """
 
 from __future__ import annotations
@@ -73,6 +80,10 @@ def library() -> tuple[ctypes.CDLL | None, str]:
     out_dir.mkdir(exist_ok=True)
     flags = ["-std=c++20", "-O1", "-fPIC", "-DPYIQA_FAST_CUDA_HOST_EMU=1", "-I", str(EMU), "-I", str(ROOT / "csrc"),
              "-isystem", str(CUDA_INCLUDE), "-include", str(EMU / "cuda_runtime.h")]
+    sanitizer = os.environ.get("PYIQA_FAST_EMU_SANITIZE")  # address | thread: see tools/cuda_host_emu
+    if sanitizer:
+        flags += [f"-fsanitize={sanitizer}", "-g", "-fno-omit-frame-pointer"]
+        header_digest += sanitizer
     objects = []
     for source in _sources():
         obj, error = _compile(source, flags, out_dir, header_digest)
@@ -90,7 +101,8 @@ def library() -> tuple[ctypes.CDLL | None, str]:
     lib = out_dir / f"distort_emu_{hashlib.sha256(''.join(map(str, objects)).encode()).hexdigest()[:16]}.so"
     if not lib.exists():
         tmp = lib.with_suffix(f".{os.getpid()}.tmp")
-        result = subprocess.run(["g++", "-shared", *map(str, objects), "-o", str(tmp), "-lpthread"],
+        link = [f"-fsanitize={sanitizer}"] if sanitizer else []
+        result = subprocess.run(["g++", "-shared", *link, *map(str, objects), "-o", str(tmp), "-lpthread"],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"linking the emulated CUDA kernels failed:\n{result.stderr[-6000:]}")
