@@ -75,6 +75,17 @@ def _out_region(e: torch.Tensor) -> torch.Tensor:
     return e[:, [OY0.value, OY1.value, OX0.value, OX1.value]]
 
 
+@triton.jit
+def _view_tile(views_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """Entry ``n``'s view row (in base/c/y strides, out base/c/y strides, range y0, y1, x0, x1):
+    the strides, and tile ``tile``'s ys[BLOCK_Y, 1], xs[1, BLOCK_X] with the range ends."""
+    v = views_ptr + n * N_VIEW
+    ys = tl.load(v + 6) + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
+    xs = tl.load(v + 8) + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    return (tl.load(v + 0), tl.load(v + 1), tl.load(v + 2), tl.load(v + 3), tl.load(v + 4), tl.load(v + 5),
+            ys, xs, tl.load(v + 7), tl.load(v + 9))
+
+
 def _views(in_view, out_view, rng) -> torch.Tensor:
     return torch.cat([in_view, out_view, rng], 1).contiguous()
 
@@ -142,20 +153,8 @@ def _conv_pass_kernel(in_ptr, out_ptr, views_ptr, key_ptr, first_ptr, count_ptr,
                       HORIZONTAL: tl.constexpr, CLIP: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """One separable pass: out(y, x) = Σ_t w[i, t]·in(·, first[i] + t), i = x (horizontal) or y."""
     n = tl.program_id(1)
-    tile = tl.program_id(0)
-    v = views_ptr + n * N_VIEW
-    in_base = tl.load(v + 0)
-    in_c = tl.load(v + 1)
-    in_y = tl.load(v + 2)
-    out_base = tl.load(v + 3)
-    out_c = tl.load(v + 4)
-    out_y = tl.load(v + 5)
-    y0 = tl.load(v + 6)
-    y1 = tl.load(v + 7)
-    x0 = tl.load(v + 8)
-    x1 = tl.load(v + 9)
-    ys = y0 + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = x0 + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+        views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     mask = (ys < y1) & (xs < x1)
     row = tl.load(key_ptr + n) * L
     if HORIZONTAL:
@@ -356,20 +355,8 @@ def _spline_fir_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, tiles_x, ALONG_X
     |z|^(K+1)·2√3/(1 − |z|) is below the dtype's resolution (K = 31: 1.4e-18). Every output pixel
     is independent (no sequential recursion); taps are a third axis, CHUNK at a time."""
     n = tl.program_id(1)
-    tile = tl.program_id(0)
-    v = views_ptr + n * N_VIEW
-    in_base = tl.load(v + 0)
-    in_c = tl.load(v + 1)
-    in_y = tl.load(v + 2)
-    out_base = tl.load(v + 3)
-    out_c = tl.load(v + 4)
-    out_y = tl.load(v + 5)
-    y0 = tl.load(v + 6)
-    y1 = tl.load(v + 7)
-    x0 = tl.load(v + 8)
-    x1 = tl.load(v + 9)
-    ys = y0 + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = x0 + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+        views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     mask = (ys < y1) & (xs < x1)
     m3 = mask[:, :, None]
     dt = in_ptr.dtype.element_ty
@@ -425,20 +412,8 @@ def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, ti
     ``draw`` at image coordinates. PRESET 0: B-spline on prefiltered coefficients, reflect; 1: Keys,
     clamp; 2: bilinear, clamp. The taps are a third tensor axis (row-major over the tap square)."""
     n = tl.program_id(1)
-    tile = tl.program_id(0)
-    v = views_ptr + n * N_VIEW
-    in_base = tl.load(v + 0)
-    in_c = tl.load(v + 1)
-    in_y = tl.load(v + 2)
-    out_base = tl.load(v + 3)
-    out_c = tl.load(v + 4)
-    out_y = tl.load(v + 5)
-    y0 = tl.load(v + 6)
-    y1 = tl.load(v + 7)
-    x0 = tl.load(v + 8)
-    x1 = tl.load(v + 9)
-    ys = y0 + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = x0 + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+        views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     mask = (ys < y1) & (xs < x1)
     e = entries_ptr + n * N_FIELDS
     h = tl.load(e + H_)

@@ -336,11 +336,10 @@ Status launch_jpeg(const GroupArgs& a, cudaStream_t stream, dim3 grid, dim3 bloc
 
 template <typename T>
 Status launch_typed(const GroupArgs& a, cudaStream_t stream) {
-  const int64_t tiles_x = (a.max_out_w + kTileX - 1) / kTileX;
-  const int64_t tiles_y = (a.max_out_h + kTileY - 1) / kTileY;
-  if (a.n > 65535) return Status::kInvalidArgument;  // grid.y limit; the schedule splits larger groups
-  if (tiles_x * tiles_y > 0x7fffffff || a.max_h > 0x3fffffff || a.max_w > 0x3fffffff) return Status::kInvalidArgument;
-  const dim3 grid(static_cast<unsigned>(tiles_x * tiles_y), static_cast<unsigned>(a.n));
+  dim3 grid;
+  int64_t tiles_x;
+  if (!out_tile_grid<kTileX, kTileY>(a, grid, tiles_x) || a.max_h > 0x3fffffff || a.max_w > 0x3fffffff)
+    return Status::kInvalidArgument;
   const dim3 block(kTileX, kTileY);
   const T* src = static_cast<const T*>(a.src);
   T* dst = static_cast<T*>(a.dst);

@@ -22,4 +22,15 @@ __device__ __forceinline__ bool tile_pixel(const int64_t* e, int64_t tiles_x, in
   return y < e[kOy1] && x < e[kOx1];
 }
 
+// The launch grid of tile_pixel and its tiles per row; false when the group exceeds the grid's
+// limits (the schedule splits groups at 65535 entries, so only absurd image sizes get here).
+template <int TileX, int TileY>
+inline bool out_tile_grid(const GroupArgs& a, dim3& grid, int64_t& tiles_x) {
+  tiles_x = (a.max_out_w + TileX - 1) / TileX;
+  const int64_t tiles = tiles_x * ((a.max_out_h + TileY - 1) / TileY);
+  if (a.n > 65535 || tiles > 0x7fffffff) return false;
+  grid = dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(a.n));
+  return true;
+}
+
 }  // namespace pyiqa_fast::distort

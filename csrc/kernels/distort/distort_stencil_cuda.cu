@@ -539,17 +539,17 @@ Status launch_typed(const GroupArgs& a, cudaStream_t stream) {
       return launch_separable<T, kDiffuse, kLargeXW, kLargeHalo, 1>(a, stream);
     case Engine::kCorrelate2d: {
       if (a.itable == nullptr || a.i_stride < 2 || a.ftable == nullptr) return Status::kInvalidArgument;
-      const int64_t tiles_x = (a.max_out_w + kTile2X - 1) / kTile2X;
-      const int64_t tiles_y = (a.max_out_h + kTile2Y - 1) / kTile2Y;
-      const dim3 grid(static_cast<unsigned>(tiles_x * tiles_y), static_cast<unsigned>(a.n));
+      dim3 grid;
+      int64_t tiles_x;
+      if (!out_tile_grid<kTile2X, kTile2Y>(a, grid, tiles_x)) return Status::kInvalidArgument;
       PYIQA_FAST_LAUNCH(correlate2d_kernel<T>, grid, dim3(kTile2X, 8), 0, stream, src, dst, a.entries, a.ftable,
                         a.f_stride, a.itable, a.i_stride, tiles_x);
       return Status::kOk;
     }
     case Engine::kLaplacian: {
-      const int64_t tiles_x = (a.max_out_w + kLapTX - 1) / kLapTX;
-      const int64_t tiles_y = (a.max_out_h + kLapTY - 1) / kLapTY;
-      const dim3 grid(static_cast<unsigned>(tiles_x * tiles_y), static_cast<unsigned>(a.n));
+      dim3 grid;
+      int64_t tiles_x;
+      if (!out_tile_grid<kLapTX, kLapTY>(a, grid, tiles_x)) return Status::kInvalidArgument;
       PYIQA_FAST_LAUNCH(unsharp_laplacian_kernel<T>, grid, dim3(kLapTX, 8), 0, stream, src, dst, a.entries,
                         a.values, tiles_x);
       return Status::kOk;
