@@ -84,6 +84,9 @@ def library() -> tuple[ctypes.CDLL | None, str]:
     if sanitizer:
         flags += [f"-fsanitize={sanitizer}", "-g", "-fno-omit-frame-pointer"]
         header_digest += sanitizer
+    if os.environ.get("PYIQA_FAST_EMU_FMA") == "1":  # contract a*b + c into FMAs, as nvcc does by default
+        flags += ["-mfma", "-ffp-contract=fast"]
+        header_digest += "fma"
     objects = []
     for source in _sources():
         obj, error = _compile(source, flags, out_dir, header_digest)

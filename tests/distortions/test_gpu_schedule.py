@@ -47,6 +47,17 @@ def test_blocks_thinner_than_a_pixel_pass_through(backend, device):
                             partition=(5, 1), size=(1, 9))
 
 
+def test_groups_above_the_grid_limit_launch_in_slices(backend, device, monkeypatch):
+    # 65535 entries per launch at most (grid axis limit); with the cap at 2, the 5-entry groups of
+    # a 3 × grid2x2 table (mixed types, a chain) launch in slices and give the same result.
+    from pyiqa_fast.ops.distort.impl import schedule
+
+    monkeypatch.setattr(schedule, "MAX_LAUNCH_ENTRIES", 2)
+    types = torch.tensor([[[MEAN_SHIFT, 0]], [[MEAN_SHIFT, -1]], [[0, MEAN_SHIFT]]]).expand(3, 4, 2)
+    levels = torch.where(types >= 0, torch.arange(24).view(3, 4, 2) % 5, -1)
+    check_against_reference(backend, device, types, levels, partition="grid2x2", size=(14, 17))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.uint8])
 def test_dtypes_round_like_the_reference(backend, device, dtype):
     params = sample_params([MEAN_SHIFT] * 2, [0, 4], seed=3)

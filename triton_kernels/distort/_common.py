@@ -128,14 +128,15 @@ def srgb_to_linear(c):
 
 @triton.jit
 def linear_to_srgb(c):
-    g = 1.055 * _pow(tl.maximum(c, 0.0031308), 1.0 / 2.4) - 0.055
+    # tl.where, not tl.maximum: tl.maximum rounds a float constant to fp32 even for fp64 c
+    g = 1.055 * _pow(tl.where(c > 0.0031308, c, 0.0031308), 1.0 / 2.4) - 0.055
     return tl.where(c > 0.0031308, g, c * 12.92)
 
 
 @triton.jit
 def _lab_f(t):
     d3 = 0.008856451679035631  # (6/29)^3
-    return tl.where(t > d3, _pow(tl.maximum(t, d3), 1.0 / 3.0), t / 0.12841854934601665 + 4.0 / 29.0)
+    return tl.where(t > d3, _pow(tl.where(t > d3, t, d3), 1.0 / 3.0), t / 0.12841854934601665 + 4.0 / 29.0)
 
 
 @triton.jit

@@ -60,7 +60,7 @@ def _host_region(group):
 @triton.jit
 def _color_block_kernel(src_ptr, dst_ptr, entries_ptr, rects_ptr, colours_ptr, counts_ptr, tiles_x,
                         MAX_RECTS: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     src = src_ptr + field(entries_ptr, n, SRC) + ys * field(entries_ptr, n, SRC_Y) + xs
     dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
@@ -111,7 +111,7 @@ def color_block(group) -> None:
 
 @triton.jit
 def _copy_kernel(src_ptr, dst_ptr, entries_ptr, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     src = src_ptr + field(entries_ptr, n, SRC) + ys * field(entries_ptr, n, SRC_Y) + xs
     dst = dst_ptr + field(entries_ptr, n, DST) + ys * field(entries_ptr, n, DST_Y) + xs
@@ -261,7 +261,7 @@ def _host_mcu_range(group):
 def _jpeg_encode_kernel(src_ptr, entries_ptr, table_ptr, ytmp_ptr, ctmp_ptr, wp, plane, MATS: tl.constexpr):
     """Pass 1: one MCU of entry n → decoded Y (ytmp[n]: rows of wp) and Cb, Cr (ctmp[n, 0:2]: rows of
     wp/2); plane = the luma plane's size."""
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     my0, my1, mx0, mx1 = _mcu_range(entries_ptr, n)
     t = tl.program_id(0)
     nx = mx1 - mx0
@@ -320,7 +320,7 @@ def _upsample(ctmp, cy, cy_nb, cx, cw, odd_x, FANCY_OK):
 def _jpeg_decode_kernel(dst_ptr, entries_ptr, ytmp_ptr, ctmp_ptr, wp, plane, tiles_x,
                         BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """Pass 2: one tile of entry n's out-region: chroma upsampling, ycc_rgb_convert, ÷255."""
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     h = field(entries_ptr, n, H)
     w = field(entries_ptr, n, W)
@@ -402,7 +402,7 @@ def _gradient_kernel(src_ptr, entries_ptr, out_ptr, row, plane, tiles_x,
                      BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """K1: hypot of numpy.gradient of the grey image (central inside, one-sided at the ends, 0 along
     a length-1 axis)."""
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask, h, w = _full_tile(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     ys = tl.minimum(ys, h - 1)
     xs = tl.minimum(xs, w - 1)
@@ -424,7 +424,7 @@ def _gradient_kernel(src_ptr, entries_ptr, out_ptr, row, plane, tiles_x,
 def _gauss_kernel(in_ptr, entries_ptr, taps_ptr, out_ptr, row, plane, tiles_x, VERTICAL: tl.constexpr,
                   RADIUS: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """K2 / K3: one pass of the sampled Gaussian, replicate borders."""
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask, h, w = _full_tile(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     ys = tl.minimum(ys, h - 1)
     xs = tl.minimum(xs, w - 1)
@@ -476,7 +476,7 @@ def _color_shift_kernel(src_ptr, dst_ptr, entries_ptr, edges_ptr, stats_ptr, int
                         tiles_x, REFLECT: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """K4: the mask from the Gaussian-filtered edges and 6 order statistics, the shifted green, the
     blend; one tile of the out-region."""
-    n = tl.program_id(1)
+    n = tl.program_id(1).to(tl.int64)  # n·plane overflows int32 for large batches
     ys, xs, mask = tile_coords(entries_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
     h = field(entries_ptr, n, H)
     w = field(entries_ptr, n, W)

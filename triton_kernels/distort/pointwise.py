@@ -73,9 +73,11 @@ def _quant_index(x, n):
     ⌊255i/n⌋ < c ⇔ 255i ≤ n·c − 1, so the inner edges below v number clamp(⌊(n·c − 1)/255⌋, 0, n − 1)."""
     v = x * 255.0
     c = tl.minimum(tl.maximum(tl.ceil(v), -1.0), 257.0)
-    nf = n.to(x.dtype)
-    mid = tl.minimum(tl.maximum(tl.floor((nf * c - 1.0) / 255.0), 0.0), nf - 1.0)
-    return (v > 0.0).to(tl.int32) + mid.to(tl.int32) + (v > 256.0).to(tl.int32)
+    # in integers: n·c − 1 is often a multiple of 255, where a float quotient one ulp low (the GPU's
+    # division is not correctly rounded) would drop a level; negative numerators clamp to 0 either way
+    num = n.to(tl.int32) * c.to(tl.int32) - 1
+    mid = tl.minimum(tl.maximum(num // 255, 0), n.to(tl.int32) - 1)
+    return (v > 0.0).to(tl.int32) + mid + (v > 256.0).to(tl.int32)
 
 
 @triton.jit

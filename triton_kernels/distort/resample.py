@@ -360,12 +360,13 @@ def _spline_fir_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, tiles_x, ALONG_X
     mask = (ys < y1) & (xs < x1)
     m3 = mask[:, :, None]
     dt = in_ptr.dtype.element_ty
+    # reflect index maths in int32 (int64 % is a long instruction sequence; images are < 2³¹ px)
     if ALONG_X:
-        length = tl.load(entries_ptr + n * N_FIELDS + W)
-        pos = xs[:, :, None]
+        length = tl.load(entries_ptr + n * N_FIELDS + W).to(tl.int32)
+        pos = xs.to(tl.int32)[:, :, None]
     else:
-        length = tl.load(entries_ptr + n * N_FIELDS + H_)
-        pos = ys[:, :, None]
+        length = tl.load(entries_ptr + n * N_FIELDS + H_).to(tl.int32)
+        pos = ys.to(tl.int32)[:, :, None]
     acc0 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
     acc1 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
     acc2 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
@@ -425,38 +426,49 @@ def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, ti
     xx = xs.to(dt) - n1 * value
     fy = tl.floor(yy)
     fx = tl.floor(xx)
-    # tap k of the SIDE × SIDE square: row offset k // SIDE, column offset k % SIDE from ⌊·⌋ − FIRST
-    k = tl.arange(0, SIDE * SIDE)[None, None, :]
-    dy = k // SIDE - FIRST
-    dx = k % SIDE - FIRST
-    wt = _cubic_weight((yy - fy)[:, :, None] - dy.to(dt), PRESET) * _cubic_weight((xx - fx)[:, :, None] - dx.to(dt),
-                                                                                  PRESET)
-    jy = fy.to(tl.int64)[:, :, None] + dy
-    jx = fx.to(tl.int64)[:, :, None] + dx
-    if PRESET == 0:
-        jy = jy % (2 * h)
-        jy = tl.where(jy < 0, jy + 2 * h, jy)
-        jy = tl.where(jy < h, jy, 2 * h - 1 - jy)
-        jx = jx % (2 * w)
-        jx = tl.where(jx < 0, jx + 2 * w, jx)
-        jx = tl.where(jx < w, jx, 2 * w - 1 - jx)
-    else:
-        jy = tl.minimum(tl.maximum(jy, 0), h - 1)
-        jx = tl.minimum(tl.maximum(jx, 0), w - 1)
-    src = in_ptr + in_base + jy * in_y + jx
-    m3 = mask[:, :, None]
+    ty = yy - fy
+    tx = xx - fx
+    iy = fy.to(tl.int32)
+    ix = fx.to(tl.int32)
+    h = h.to(tl.int32)
+    w = w.to(tl.int32)
+    acc0 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
+    acc1 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
+    acc2 = tl.zeros((BLOCK_Y, BLOCK_X), dtype=dt)
+    # the SIDE × SIDE taps from (⌊y⌋ − FIRST, ⌊x⌋ − FIRST), one 2-D tile each (a tap axis spills)
+    for dy in tl.static_range(SIDE):
+        wy = _cubic_weight(ty - (dy - FIRST), PRESET)
+        row = in_ptr + in_base + _tap_index(iy + (dy - FIRST), h, PRESET) * in_y
+        for dx in tl.static_range(SIDE):
+            wt = wy * _cubic_weight(tx - (dx - FIRST), PRESET)
+            p = row + _tap_index(ix + (dx - FIRST), w, PRESET)
+            acc0 += wt * tl.load(p, mask=mask, other=0.0)
+            acc1 += wt * tl.load(p + in_c, mask=mask, other=0.0)
+            acc2 += wt * tl.load(p + 2 * in_c, mask=mask, other=0.0)
     dst = out_ptr + out_base + ys * out_y + xs
-    for c in tl.static_range(3):
-        acc = tl.sum(wt * tl.load(src + c * in_c, mask=m3, other=0.0), axis=2)
-        tl.store(dst + c * out_c, clip01(acc), mask=mask)
+    tl.store(dst, clip01(acc0), mask=mask)
+    tl.store(dst + out_c, clip01(acc1), mask=mask)
+    tl.store(dst + 2 * out_c, clip01(acc2), mask=mask)
+
+
+@triton.jit
+def _tap_index(j, n, PRESET: tl.constexpr):
+    """Index j of a line of n samples: half-sample-symmetric reflection (PRESET 0), else clamped."""
+    if PRESET == 0:
+        j = j % (2 * n)
+        j = tl.where(j < 0, j + 2 * n, j)
+        return tl.where(j < n, j, 2 * n - 1 - j)
+    else:
+        return tl.minimum(tl.maximum(j, 0), n - 1)
 
 
 JITTER_ITERATIONS = 5
 
 
 def _chunk(device: torch.device) -> int:
-    """Prefilter taps per step: all of them at once under the interpreter."""
-    return 8 if device.type == "cuda" else 64
+    """Prefilter taps per step: all of them at once under the interpreter (its cost is per
+    operation); one on the GPU, where a tap axis of the tile spills registers."""
+    return 1 if device.type == "cuda" else 64
 
 
 def jitter(group) -> None:

@@ -55,6 +55,9 @@ from pyiqa_fast.distortions.registry import PRESETS
 (SRC, SRC_C, SRC_Y, DST, DST_C, DST_Y, H, W, RY0, RY1, RX0, RX1, OY0, OY1, OX0, OX1, RNG_Y0, RNG_X0,
  SEED) = range(19)
 N_FIELDS = 19
+# Entries per launch at most: the launch grid's entry axis (CUDA grid.y / Triton axis 1) stops at
+# 65535; a larger group (e.g. 1024 samples × 8×8 blocks of one type) is launched in slices.
+MAX_LAUNCH_ENTRIES = 65535
 
 
 @dataclass(frozen=True)
@@ -188,13 +191,15 @@ def run(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, ro
     entries, values_d, aux_d = (to_device(t, device) for t in (host_entries, host_values, host_aux))
     start = 0
     for (_step, type_id, last), rows_ in ordered:
-        part = slice(start, start + len(rows_))
-        start = part.stop
-        group = Group(
-            type_id=type_id, preset=PRESETS[preset], compat=compat, src=pool, dst=out_flat if last else pool,
-            entries=entries[part], values=values_d[part], aux=aux_d[part], host_entries=host_entries[part],
-            host_values=host_values[part], host_aux=host_aux[part])
-        launchers[type_id](group)
+        end = start + len(rows_)
+        for lo in range(start, end, MAX_LAUNCH_ENTRIES):
+            part = slice(lo, min(lo + MAX_LAUNCH_ENTRIES, end))
+            group = Group(
+                type_id=type_id, preset=PRESETS[preset], compat=compat, src=pool, dst=out_flat if last else pool,
+                entries=entries[part], values=values_d[part], aux=aux_d[part], host_entries=host_entries[part],
+                host_values=host_values[part], host_aux=host_aux[part])
+            launchers[type_id](group)
+        start = end
 
     if x.dtype == torch.uint8:
         return torch.floor(out * 255 + 0.5).clamp_(0, 255).to(torch.uint8)
