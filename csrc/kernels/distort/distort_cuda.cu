@@ -31,7 +31,13 @@ Status launch_distort_cuda(const GroupArgs& args, cudaStream_t stream) {
   if (c == nullptr) return Status::kUnsupportedDType;
   if (args.n == 0) return Status::kOk;
   const Status status = c->launch(args, stream);
-  if (status != Status::kOk) return status;
+  if (status != Status::kOk) {  // refused before any launch: say which limit
+    g_last_error = status == Status::kInvalidArgument
+                       ? "the group exceeds a launch limit (65535 entries; images below 2^30 px a side, below "
+                         "21845 rows for the separable stencils) or has malformed tables"
+                       : "no kernel for this type, preset and dtype";
+    return status;
+  }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {
     g_last_error = cudaGetErrorString(err);

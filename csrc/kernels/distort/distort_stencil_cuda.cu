@@ -501,6 +501,7 @@ Status launch_separable(const GroupArgs& a, cudaStream_t stream) {
   T* work = static_cast<T*>(a.workspace);
   constexpr int kPlanes = planes_of<MODE>();
   const int64_t row_tiles = (a.max_out_w + kRowTile - 1) / kRowTile;
+  if (kPlanes * ws.rows > 65535) return Status::kInvalidArgument;  // grid.y: (plane, row)
   const dim3 grid_rows(static_cast<unsigned>(row_tiles), static_cast<unsigned>(kPlanes * ws.rows),
                        static_cast<unsigned>(a.n));
   auto* rows_kernel = sep_rows_kernel<T, MODE>;
