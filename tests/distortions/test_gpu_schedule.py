@@ -47,12 +47,14 @@ def test_blocks_thinner_than_a_pixel_pass_through(backend, device):
                             partition=(5, 1), size=(1, 9))
 
 
-def test_groups_above_the_grid_limit_launch_in_slices(backend, device, monkeypatch):
-    # 65535 entries per launch at most (grid axis limit); with the cap at 2, the 5-entry groups of
-    # a 3 × grid2x2 table (mixed types, a chain) launch in slices and give the same result.
+@pytest.mark.parametrize("limit", ["MAX_LAUNCH_ENTRIES", "LAUNCH_TEMP_BYTES"])
+def test_large_groups_launch_in_slices(backend, device, monkeypatch, limit):
+    # Launches are capped at 65535 entries (grid axis) and at LAUNCH_TEMP_BYTES of one image per
+    # entry; with either cap at 2 entries, the groups of a 3 × grid2x2 table (mixed types, a chain)
+    # launch in slices and give the same result.
     from pyiqa_fast.ops.distort.impl import schedule
 
-    monkeypatch.setattr(schedule, "MAX_LAUNCH_ENTRIES", 2)
+    monkeypatch.setattr(schedule, limit, 2 if limit == "MAX_LAUNCH_ENTRIES" else 2 * 3 * 14 * 17 * 8)
     types = torch.tensor([[[MEAN_SHIFT, 0]], [[MEAN_SHIFT, -1]], [[0, MEAN_SHIFT]]]).expand(3, 4, 2)
     levels = torch.where(types >= 0, torch.arange(24).view(3, 4, 2) % 5, -1)
     check_against_reference(backend, device, types, levels, partition="grid2x2", size=(14, 17))

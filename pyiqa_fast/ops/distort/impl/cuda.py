@@ -30,8 +30,6 @@ def run_group_on_device(group: schedule.Group, ftable: Tensor | None, itable: Te
                                              itable, group.type_id, PRESET_IDS[group.preset], group_maxima(group))
 
 
-
-
 def group_maxima(group: schedule.Group) -> list[int]:
     """(max_h, max_w, max_out_h, max_out_w) of a group."""
     e = group.host_entries

@@ -56,8 +56,11 @@ from pyiqa_fast.distortions.registry import PRESETS
  SEED) = range(19)
 N_FIELDS = 19
 # Entries per launch at most: the launch grid's entry axis (CUDA grid.y / Triton axis 1) stops at
-# 65535; a larger group (e.g. 1024 samples × 8×8 blocks of one type) is launched in slices.
+# 65535 (e.g. 1024 samples × 8×8 blocks of one type), and the global operators (resize, jitter,
+# colour shift) take whole-image temporaries per entry, bounded by slicing at LAUNCH_TEMP_BYTES of
+# one image per entry (a 4×4 composite table at 1024² would otherwise ask for 24 GiB).
 MAX_LAUNCH_ENTRIES = 65535
+LAUNCH_TEMP_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -189,11 +192,12 @@ def run(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, ro
     host_values = values_h.reshape(-1)[flat]
     host_aux = aux_h.reshape(batch * n_blocks * n_slots, -1)[flat]
     entries, values_d, aux_d = (to_device(t, device) for t in (host_entries, host_values, host_aux))
+    per_launch = max(1, min(MAX_LAUNCH_ENTRIES, LAUNCH_TEMP_BYTES // (image * pool.element_size())))
     start = 0
     for (_step, type_id, last), rows_ in ordered:
         end = start + len(rows_)
-        for lo in range(start, end, MAX_LAUNCH_ENTRIES):
-            part = slice(lo, min(lo + MAX_LAUNCH_ENTRIES, end))
+        for lo in range(start, end, per_launch):
+            part = slice(lo, min(lo + per_launch, end))
             group = Group(
                 type_id=type_id, preset=PRESETS[preset], compat=compat, src=pool, dst=out_flat if last else pool,
                 entries=entries[part], values=values_d[part], aux=aux_d[part], host_entries=host_entries[part],
