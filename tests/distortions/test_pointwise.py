@@ -172,6 +172,20 @@ def test_quantization_closed_form():
         sample_params(["quantization"], [0], preset="kadis", seed=0)
 
 
+def test_saturate_arniqa_truncation_on_uint8_grid():
+    # trunc(255·y) after the Lab round trip: float32 and uint8 inputs on the k/255 grid (and white)
+    # at S = 1 land within float32 rounding of the step edges; cpu does the round trip in float64
+    # (as the GPU backends) and truncates where the reference does (a float32 one: 527 of 3840 off).
+    grid = (torch.arange(3 * 16 * 16, dtype=torch.float64).view(1, 3, 16, 16) % 256) / 255
+    image = torch.cat([grid, grid.roll(1, 1), grid.roll(2, 1), torch.ones_like(grid), grid.flip(-1)])
+    params = sample_params(["saturate"] * 5, [0, 1, 2, 3, 4], preset="arniqa", seed=0)
+    x32 = image.float()
+    expected = distort(x32.double(), params, backend="reference")
+    assert float((distort(x32, params, backend="cpu").double() - expected).abs().max()) <= 1e-6
+    x8 = (image * 255).round().to(torch.uint8)
+    assert torch.equal(distort(x8, params, backend="cpu"), distort(x8, params, backend="reference"))
+
+
 def test_color_diffuse_windows():
     # reiqa's σ = 20 window has 161 taps: a point of chroma spreads 80 px, kadis' 81 taps 40 px.
     x = torch.full((1, 3, 1, 201), 0.5, dtype=torch.float64)

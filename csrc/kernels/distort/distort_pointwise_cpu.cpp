@@ -153,20 +153,28 @@ Status darken(const OpArgs<T>& a) {
   return Status::kOk;
 }
 
-// §4.24: a*, b* × S in Lab; arniqa quantises the result to trunc(255·y)/255.
+// §4.24: a*, b* × S in Lab; arniqa quantises the result to trunc(255·y)/255 after a float64
+// round trip whatever T, so that the truncation falls where the reference's does (a float32 round
+// trip of white, or of k/255 at S = 1, lands an ulp below and truncates a whole step lower).
 template <typename T>
 Status saturate(const OpArgs<T>& a) {
+  if (a.preset == Preset::kArniqa) {
+    const double s = a.value;
+    for_each_pixel(a, [&](int64_t, int64_t, T& r, T& g, T& b) {
+      double L, A, B, rd, gd, bd;
+      color::rgb_to_lab<double>(r, g, b, L, A, B);
+      color::lab_to_rgb<double>(L, A * s, B * s, rd, gd, bd);
+      r = static_cast<T>(trunc255(rd));
+      g = static_cast<T>(trunc255(gd));
+      b = static_cast<T>(trunc255(bd));
+    });
+    return Status::kOk;
+  }
   const T s = static_cast<T>(a.value);
-  const bool quantise = a.preset == Preset::kArniqa;
   for_each_pixel(a, [&](int64_t, int64_t, T& r, T& g, T& b) {
     T L, A, B;
     color::rgb_to_lab(r, g, b, L, A, B);
     color::lab_to_rgb(L, A * s, B * s, r, g, b);
-    if (quantise) {
-      r = trunc255(r);
-      g = trunc255(g);
-      b = trunc255(b);
-    }
   });
   return Status::kOk;
 }
