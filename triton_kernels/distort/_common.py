@@ -44,18 +44,19 @@ def field(entries_ptr, n, f: tl.constexpr):
 
 
 @triton.jit
+def rect_tile(rect_ptr, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
+    """(ys[BLOCK_Y, 1], xs[1, BLOCK_X], mask) of tile ``tile`` (row-major, ``tiles_x`` per row) of
+    the half-open rectangle (y0, y1, x0, x1) stored as four int64 at ``rect_ptr``."""
+    ys = tl.load(rect_ptr) + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
+    xs = tl.load(rect_ptr + 2) + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    return ys, xs, (ys < tl.load(rect_ptr + 1)) & (xs < tl.load(rect_ptr + 3))
+
+
+@triton.jit
 def tile_coords(entries_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
-    """(ys[BLOCK_Y, 1], xs[1, BLOCK_X], mask) of tile ``tile`` (row-major, ``tiles_x`` tiles per row
-    of the group's widest out-region) of entry ``n``'s out-region, in operator coordinates."""
-    oy0 = field(entries_ptr, n, OY0)
-    oy1 = field(entries_ptr, n, OY1)
-    ox0 = field(entries_ptr, n, OX0)
-    ox1 = field(entries_ptr, n, OX1)
-    ty = tile // tiles_x
-    tx = tile % tiles_x
-    ys = oy0 + ty * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = ox0 + tx * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
-    return ys, xs, (ys < oy1) & (xs < ox1)
+    """:func:`rect_tile` of entry ``n``'s out-region (tiles of the group's widest out-region), in
+    operator coordinates."""
+    return rect_tile(entries_ptr + n * N_FIELDS + OY0, tile, tiles_x, BLOCK_Y, BLOCK_X)
 
 
 def tile_grid(group, block_y: int, block_x: int) -> tuple[tuple[int, int], int]:

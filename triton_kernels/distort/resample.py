@@ -39,6 +39,7 @@ from triton_kernels.distort._common import (
     clip01,
     field,
     pixel_normals3,
+    rect_tile,
 )
 from triton_kernels.distort._common import H as H_
 
@@ -78,12 +79,11 @@ def _out_region(e: torch.Tensor) -> torch.Tensor:
 @triton.jit
 def _view_tile(views_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """Entry ``n``'s view row (in base/c/y strides, out base/c/y strides, range y0, y1, x0, x1):
-    the strides, and tile ``tile``'s ys[BLOCK_Y, 1], xs[1, BLOCK_X] with the range ends."""
+    the six strides and :func:`rect_tile` of the range."""
     v = views_ptr + n * N_VIEW
-    ys = tl.load(v + 6) + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = tl.load(v + 8) + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
+    ys, xs, mask = rect_tile(v + 6, tile, tiles_x, BLOCK_Y, BLOCK_X)
     return (tl.load(v + 0), tl.load(v + 1), tl.load(v + 2), tl.load(v + 3), tl.load(v + 4), tl.load(v + 5),
-            ys, xs, tl.load(v + 7), tl.load(v + 9))
+            ys, xs, mask)
 
 
 def _views(in_view, out_view, rng) -> torch.Tensor:
@@ -153,16 +153,15 @@ def _conv_pass_kernel(in_ptr, out_ptr, views_ptr, key_ptr, first_ptr, count_ptr,
                       HORIZONTAL: tl.constexpr, CLIP: tl.constexpr, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """One separable pass: out(y, x) = Σ_t w[i, t]·in(·, first[i] + t), i = x (horizontal) or y."""
     n = tl.program_id(1)
-    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, mask = _view_tile(
         views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
-    mask = (ys < y1) & (xs < x1)
     row = tl.load(key_ptr + n) * L
     if HORIZONTAL:
         i = xs
-        imask = xs < x1
+        imask = xs < tl.load(views_ptr + n * N_VIEW + 9)  # x1
     else:
         i = ys
-        imask = ys < y1
+        imask = ys < tl.load(views_ptr + n * N_VIEW + 7)  # y1
     first = tl.load(first_ptr + row + i, mask=imask, other=0)
     count = tl.load(count_ptr + row + i, mask=imask, other=0)
     wrow = w_ptr + (row + i) * T
@@ -355,9 +354,8 @@ def _spline_fir_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, tiles_x, ALONG_X
     |z|^(K+1)·2√3/(1 − |z|) is below the dtype's resolution (K = 31: 1.4e-18). Every output pixel
     is independent (no sequential recursion); taps are a third axis, CHUNK at a time."""
     n = tl.program_id(1)
-    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, mask = _view_tile(
         views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
-    mask = (ys < y1) & (xs < x1)
     m3 = mask[:, :, None]
     dt = in_ptr.dtype.element_ty
     # reflect index maths in int32 (int64 % is a long instruction sequence; images are < 2³¹ px)
@@ -413,9 +411,8 @@ def _jitter_kernel(in_ptr, out_ptr, views_ptr, entries_ptr, values_ptr, draw, ti
     ``draw`` at image coordinates. PRESET 0: B-spline on prefiltered coefficients, reflect; 1: Keys,
     clamp; 2: bilinear, clamp. The taps are a third tensor axis (row-major over the tap square)."""
     n = tl.program_id(1)
-    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, y1, x1 = _view_tile(
+    in_base, in_c, in_y, out_base, out_c, out_y, ys, xs, mask = _view_tile(
         views_ptr, n, tl.program_id(0), tiles_x, BLOCK_Y, BLOCK_X)
-    mask = (ys < y1) & (xs < x1)
     e = entries_ptr + n * N_FIELDS
     h = tl.load(e + H_)
     w = tl.load(e + W)

@@ -52,6 +52,7 @@ from triton_kernels.distort._common import (
     field,
     lab_to_rgb,
     pixel_normals3,
+    rect_tile,
     rgb_to_lab,
     tile_coords,
     tile_grid,
@@ -75,14 +76,7 @@ _NV = tl.constexpr(12)
 @triton.jit
 def _view_tile(views_ptr, n, tile, tiles_x, BLOCK_Y: tl.constexpr, BLOCK_X: tl.constexpr):
     """(ys, xs, mask) of tile ``tile`` of the rectangle of row ``n`` of a view table."""
-    v = views_ptr + n * _NV
-    y0 = tl.load(v + 8)
-    y1 = tl.load(v + 9)
-    x0 = tl.load(v + 10)
-    x1 = tl.load(v + 11)
-    ys = y0 + (tile // tiles_x) * BLOCK_Y + tl.arange(0, BLOCK_Y)[:, None]
-    xs = x0 + (tile % tiles_x) * BLOCK_X + tl.arange(0, BLOCK_X)[None, :]
-    return ys, xs, (ys < y1) & (xs < x1)
+    return rect_tile(views_ptr + n * _NV + 8, tile, tiles_x, BLOCK_Y, BLOCK_X)
 
 
 @triton.jit
