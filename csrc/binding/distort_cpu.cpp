@@ -32,6 +32,7 @@ void run(const at::Tensor& x, at::Tensor& y, const distort::SampleTable& base, c
   const int64_t per_sample = base.n_blocks * base.n_slots;
   const bool by_sample = B >= at::get_num_threads();
   std::atomic<int> status{static_cast<int>(Status::kOk)};
+  std::atomic<int64_t> failed{-1};  // a sample whose kernel returned an error
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       distort::SampleTable t = base;
@@ -42,7 +43,10 @@ void run(const at::Tensor& x, at::Tensor& y, const distort::SampleTable& base, c
       t.parallel = by_sample ? nullptr : &row_parallel;
       const Status s = distort::distort_sample_cpu<T>(t, x.data_ptr<T>() + b * plane, y.data_ptr<T>() + b * plane,
                                                       H, W);
-      if (s != Status::kOk) status = static_cast<int>(s);
+      if (s != Status::kOk) {
+        status = static_cast<int>(s);
+        failed = b;
+      }
     }
   };
   if (by_sample) {
@@ -58,7 +62,8 @@ void run(const at::Tensor& x, at::Tensor& y, const distort::SampleTable& base, c
   const auto s = static_cast<Status>(status.load());
   TORCH_CHECK(s != Status::kUnsupportedDType, kOp,
               ": the cpu backend has no kernel for a (type, preset) pair in params (use backend='reference')");
-  check_status(kOp, s);
+  TORCH_CHECK(s == Status::kOk, kOp, ": the kernel of sample ", failed.load(), " failed (", status_string(s),
+              "): a block below an operator's minimum region? (the Python API checks regions first)");
 }
 
 at::Tensor distort_cpu(const at::Tensor& x, const at::Tensor& types, const at::Tensor& values,
@@ -81,15 +86,24 @@ at::Tensor distort_cpu(const at::Tensor& x, const at::Tensor& types, const at::T
   TORCH_CHECK(preset >= 0 && preset <= 2, kOp, ": preset must be 0 (reiqa), 1 (kadis) or 2 (arniqa), got ", preset);
   const at::Tensor types_c = types.contiguous(), values_c = values.contiguous(), seeds_c = seeds.contiguous(),
                    aux_c = aux.contiguous();
-  const int32_t* type_ptr = types_c.data_ptr<int32_t>();
-  for (int64_t i = 0; i < types_c.numel(); ++i) {
-    TORCH_CHECK(type_ptr[i] >= -1 && type_ptr[i] < distort::kNumTypes, kOp, ": types must be in [-1, ",
-                distort::kNumTypes - 1, "], got ", type_ptr[i]);
+  // The Python layer validates records first (validate_params names the entry); a direct call of
+  // the op gets the same table's check here, so no kernel sees a value it could overrun with.
+  const int64_t bad = distort::first_invalid_slot(types_c.data_ptr<int32_t>(), values_c.data_ptr<double>(),
+                                                  aux_c.data_ptr<double>(), types_c.numel());
+  if (bad >= 0) {
+    const int32_t type = types_c.data_ptr<int32_t>()[bad];
+    TORCH_CHECK(type >= -1 && type < distort::kNumTypes, kOp, ": types[", bad / (K * S), ", ", bad / S % K, ", ",
+                bad % S, "] = ", type, " is not a type id (expected -1 or [0, ", distort::kNumTypes - 1, "])");
+    TORCH_CHECK(false, kOp, ": the record's slot [", bad / (K * S), ", ", bad / S % K, ", ", bad % S, "] (type ",
+                type, ", value ", values_c.data_ptr<double>()[bad],
+                ") holds a value or per-call uniform outside its type's range (validate_params names it)");
   }
 
   const bool is_double = dtype == at::kDouble;
   // Read-only: a float32/float64 contiguous input is used in place, never written.
-  const at::Tensor xf = dtype == at::kByte ? x.to(at::kFloat).div_(255.0f)
+  // Kernels read planar (B, 3, H, W) rows: every layout (channels-last, transposed, expanded) is
+  // made contiguous first; `to` keeps the input's strides, so the uint8 path needs it too.
+  const at::Tensor xf = dtype == at::kByte ? x.contiguous().to(at::kFloat).div_(255.0f)
                                            : x.to(is_double ? at::kDouble : at::kFloat).contiguous();
   at::Tensor yf = at::empty_like(xf, xf.options().memory_format(at::MemoryFormat::Contiguous));
   if (yf.numel() != 0) {

@@ -17,9 +17,8 @@ import torch
 from torch import Tensor
 
 from pyiqa_fast.distortions import philox
-from pyiqa_fast.distortions.registry import N_LEVELS, SPECS, check_preset, spec
+from pyiqa_fast.distortions.registry import AUX_SIZE, N_LEVELS, SPECS, check_preset, spec
 
-AUX_SIZE = 400  # per-call uniforms per slot: 100 copies × 4 (non_eccentricity) is the largest use
 PARTITIONS = {"whole": (1, 1), "vertical": (1, 2), "horizontal": (2, 1), "grid2x2": (2, 2)}
 
 
@@ -109,6 +108,11 @@ class DistortionParams:
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
                                 if isinstance(getattr(self, f.name), Tensor)})
 
+    def validate(self, height: int | None = None, width: int | None = None, *, where: str = "DistortionParams"
+                 ) -> None:
+        """Checks that every backend can apply this record; see :func:`validate_params`."""
+        validate_params(self, height, width, where=where)
+
     def select(self, index: Tensor | Sequence[int]) -> DistortionParams:
         """Rows ``index`` of the batch (replay a sample elsewhere in a batch)."""
         index = torch.as_tensor(index, dtype=torch.long, device=self.types.device)
@@ -124,6 +128,96 @@ class DistortionParams:
                 raise ValueError("DistortionParams.cat: records differ in partition, preset or (K, S)")
         return replace(first, **{f.name: torch.cat([getattr(r, f.name) for r in records])
                                  for f in fields(first) if isinstance(getattr(first, f.name), Tensor)})
+
+
+def _domain_tables() -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(lo, hi, lo_open, integer) per type id, from ``registry.VALUE_RANGES``."""
+    domains = [s.domain for s in SPECS]
+    return (torch.tensor([d.lo for d in domains], dtype=torch.float64),
+            torch.tensor([d.hi for d in domains], dtype=torch.float64),
+            torch.tensor([d.lo_open for d in domains]), torch.tensor([d.integer for d in domains]))
+
+
+_DOMAINS = _domain_tables()
+
+
+def _first(mask: Tensor) -> tuple[int, ...]:
+    return tuple(int(i) for i in mask.nonzero()[0])
+
+
+def validate_params(params: DistortionParams, height: int | None = None, width: int | None = None, *,
+                    where: str = "distort") -> None:
+    """Checks a record before any kernel sees it (docs/design/distortions.md, "Parameter records").
+
+    Records from :func:`sample_params` always pass; an edited record passes when every non-empty
+    slot holds a known type defined in the record's preset, a finite value inside the type's
+    :attr:`~pyiqa_fast.distortions.registry.DistortionSpec.domain` and per-call uniforms in
+    [0, 1), and, given the image size, every block it distorts is at least the type's
+    ``min_region``. Levels and seeds are not checked: no kernel reads the levels, and every
+    64-bit key is valid.
+
+    Args:
+        params: The record.
+        height, width: Image size (None: skip the region check).
+        where: Prefix of the error message (the caller's name).
+
+    Raises:
+        ValueError: The first offending entry, named by sample b, block k, slot s, type, field,
+            value and the allowed range.
+    """
+    validate_table(params.types, params.values, params.aux, params.preset, where=where)
+    if height is None or width is None:
+        return
+    types = params.types.cpu()
+    for k, (y0, y1, x0, x1) in enumerate(block_bounds(height, width, params.partition)):
+        if y1 == y0 or x1 == x0:
+            continue  # an empty block is not distorted
+        for type_id in types[:, k].unique().tolist():
+            if type_id < 0:
+                continue
+            min_h, min_w = SPECS[type_id].min_region
+            if y1 - y0 < min_h or x1 - x0 < min_w:
+                b, s = _first(types[:, k] == type_id)
+                raise ValueError(f"{where}: {SPECS[type_id].name} needs a region of at least {min_h}×{min_w} pixels, "
+                                 f"got {y1 - y0}×{x1 - x0} (block {k} of a {height}×{width} image: "
+                                 f"params.types[b={b}, k={k}, s={s}])")
+
+
+def validate_table(types: Tensor, values: Tensor, aux: Tensor, preset: str, *, where: str = "distort") -> None:
+    """:func:`validate_params` on the raw tables of a record (types int Tensor[B, K, S], values
+    float64 Tensor[B, K, S], aux float64 Tensor[B, K, S, AUX_SIZE]; any device), without the region
+    check: what the GPU schedule runs when the op is called directly."""
+    types = types.cpu()
+    known = (types == -1) | ((types >= 0) & (types < len(SPECS)))
+    if not bool(known.all()):
+        b, k, s = _first(~known)
+        raise ValueError(f"{where}: params.types[b={b}, k={k}, s={s}] = {int(types[b, k, s])} is not a type id: "
+                         f"expected -1 (empty slot) or an id in [0, {len(SPECS) - 1}]")
+    used = types >= 0
+    ids = types.clamp(min=0).long()
+    in_preset = torch.tensor([preset in s.levels for s in SPECS])[ids]
+    if not bool((in_preset | ~used).all()):
+        b, k, s = _first(used & ~in_preset)
+        type_spec = SPECS[int(types[b, k, s])]
+        raise ValueError(f"{where}: params.types[b={b}, k={k}, s={s}] = {type_spec.id} ({type_spec.name}) is not "
+                         f"defined in preset {preset!r} (defined in: {', '.join(type_spec.levels)})")
+    values = values.cpu()
+    lo, hi, lo_open, integer = (t[ids] for t in _DOMAINS)
+    ok = torch.isfinite(values) & (values <= hi) & torch.where(lo_open, values > lo, values >= lo)
+    ok &= ~integer | (values == values.floor())
+    if not bool((ok | ~used).all()):
+        b, k, s = _first(used & ~ok)
+        type_spec = SPECS[int(types[b, k, s])]
+        raise ValueError(f"{where}: params.values[b={b}, k={k}, s={s}] = {float(values[b, k, s])!r} is outside the "
+                         f"range of {type_spec.name} ({type_spec.parameter}): expected {type_spec.domain}")
+    aux = aux.cpu()
+    aux_ok = ((aux >= 0) & (aux < 1)).all(-1)
+    if not bool((aux_ok | ~used).all()):
+        b, k, s = _first(used & ~aux_ok)
+        row = aux[b, k, s]
+        i = int((~((row >= 0) & (row < 1))).nonzero()[0])
+        raise ValueError(f"{where}: params.aux[b={b}, k={k}, s={s}, {i}] = {float(row[i])!r} ("
+                         f"{SPECS[int(types[b, k, s])].name}'s per-call uniforms) is outside the expected [0, 1)")
 
 
 def _type_id(value: int | str) -> int:

@@ -12,6 +12,35 @@ from dataclasses import dataclass, field
 PRESETS = ("reiqa", "kadis", "arniqa")
 PRESET_IDS = {name: i for i, name in enumerate(PRESETS)}
 N_LEVELS = 5
+AUX_SIZE = 400  # per-call uniforms per slot: 100 copies × 4 (non_eccentricity) is the largest use
+AUX_PER_SQUARE = 5  # color_block: x, y and the three colour channels
+AUX_PER_COPY = 4  # non_eccentricity: source x, y and destination offsets x, y
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The level values one type's operator accepts (docs/design/distortions.md, "Parameter records").
+
+    The bounds are the operator's mathematical domain (a blur needs σ > 0, a probability lies in
+    [0, 1], a count is an integer the per-call uniforms can serve), narrowed to what every backend
+    computes in bounded time and memory (kernel radii, displacement sizes). Every preset's level
+    table lies inside (tested).
+
+    Attributes:
+        lo: Smallest value (excluded when ``lo_open``).
+        hi: Largest value (included).
+        lo_open: ``lo`` itself is not allowed.
+        integer: Only integral values (counts, codec qualities) are allowed.
+    """
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    integer: bool = False
+
+    def __str__(self) -> str:
+        interval = f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+        return f"integers in {interval}" if self.integer else interval
 
 
 @dataclass(frozen=True)
@@ -35,6 +64,17 @@ class DistortionSpec:
     cost_class: str
     levels: dict[str, tuple[float, ...]] = field(repr=False)
     kadid_id: int | None = None
+
+    @property
+    def domain(self) -> ValueRange:
+        """The values its operator accepts (``VALUE_RANGES``)."""
+        return VALUE_RANGES[self.name]
+
+    @property
+    def min_region(self) -> tuple[int, int]:
+        """Smallest region (height, width) its operator accepts: the block in composite mode, the
+        block or image in crop mode (``MIN_REGION``; (1, 1) for most types)."""
+        return MIN_REGION.get(self.name, (1, 1))
 
     def values(self, preset: str) -> tuple[float, ...]:
         """The five level values of ``preset``.
@@ -120,6 +160,46 @@ SPECS: tuple[DistortionSpec, ...] = (
 )
 
 BY_NAME = {spec.name: spec for spec in SPECS}
+
+_RESIZE_FACTOR = ValueRange(1.0, 1024.0)
+# What a parameter record may hold per type (see ValueRange); ``validate_params`` checks records
+# against it before any backend runs, and csrc/kernels/distort/distort_domains.h is generated from it
+# (tools/gen_distort_domains.py) for the compiled kernel's own check.
+VALUE_RANGES: dict[str, ValueRange] = {
+    "resize_bicubic": _RESIZE_FACTOR,  # k ≥ 1: down to ⌊H/k⌋ then back (k < 1 would upsample first)
+    "resize_bilinear": _RESIZE_FACTOR,
+    "resize_lanczos": _RESIZE_FACTOR,
+    "pixelate": ValueRange(0.0, 0.9),  # the scale 0.95 − s^0.6 stays positive
+    "motion_blur": ValueRange(1.0, 128.0),  # line length in px
+    "gaussian_blur": ValueRange(0.0, 32.0, lo_open=True),  # σ > 0; MATLAB window 2⌈2σ⌉ + 1 ≤ 129 taps
+    "lens_blur": ValueRange(0.0, 32.0, lo_open=True),  # disc radius; (2⌈r − ½⌉ + 1)² taps
+    "mean_shift": ValueRange(-1.0, 1.0),
+    "contrast": ValueRange(-1.0, 1.0),
+    "unsharp_mask": ValueRange(0.0, 64.0),
+    "jitter": ValueRange(0.0, 32.0),  # displacement std in px
+    "color_block": ValueRange(0.0, AUX_SIZE // AUX_PER_SQUARE, integer=True),
+    "non_eccentricity": ValueRange(0.0, AUX_SIZE // AUX_PER_COPY, integer=True),
+    "jpeg": ValueRange(1.0, 100.0, integer=True),  # IJG quality
+    "white_noise": ValueRange(0.0, 1.0),  # variances
+    "white_noise_ycbcr": ValueRange(0.0, 1.0),
+    "impulse_noise": ValueRange(0.0, 1.0),  # density
+    "multiplicative_noise": ValueRange(0.0, 1.0),
+    "denoise": ValueRange(0.0, 1.0),
+    "brighten": ValueRange(0.0, 4.0),
+    "darken": ValueRange(0.0, 4.0),
+    "color_diffuse": ValueRange(0.0, 32.0),  # chroma blur σ = 1.5a + 2 ≤ 50
+    "color_shift": ValueRange(0.0, 64.0),  # shift in px
+    "saturate": ValueRange(0.0, 32.0),
+    "saturate_hsv": ValueRange(-1.0, 4.0),
+    "resize_nearest": _RESIZE_FACTOR,
+    "jpeg2000": ValueRange(1.0, 1000.0, integer=True),  # compression ratio
+    "quantization": ValueRange(1.0, 256.0, integer=True),  # number of bins
+    "nonlinear_contrast": ValueRange(0.0, 0.5),  # output half-range
+}
+
+# Smallest region (height, width) an operator accepts; the others take any region of at least one
+# pixel. Non-eccentricity draws 16×16 sources at offsets 16..W−33 (DISTORTIONS.md §4.13).
+MIN_REGION: dict[str, tuple[int, int]] = {"non_eccentricity": (49, 49)}
 N_SHDIQA = 24
 
 TYPE_LISTS = {

@@ -14,11 +14,10 @@
 
 #include "common/macros.h"
 #include "common/status.h"
+#include "kernels/distort/distort_domains.h"
 
 namespace pyiqa_fast::distort {
 
-constexpr int kAuxSize = 400;  // per-call uniforms per slot (pyiqa_fast/distortions/params.py)
-constexpr int kNumTypes = 29;  // ids 0..28 (registry.py)
 
 enum class Preset : int32_t { kReiqa = 0, kKadis = 1, kArniqa = 2 };
 
@@ -103,6 +102,12 @@ struct SampleTable {
   bool compat;
   ParallelFor parallel;   // may be nullptr
 };
+
+// Index of the first of n slots (types, values, aux: kAuxSize per slot) that is not empty and
+// holds an unknown type, a value outside its type's kValueDomains entry or a per-call uniform
+// outside [0, 1); -1 if every slot is valid. The Python layer checks the same table first
+// (validate_params) and names the entry; this keeps direct calls of the op memory-safe.
+int64_t first_invalid_slot(const int32_t* types, const double* values, const double* aux, int64_t n);
 
 // Distorts one sample: in/out (3, H, W) contiguous. Thread-safe; allocates its scratch.
 template <typename T>

@@ -2,6 +2,7 @@
 // every operator and assembles the blocks (composite or crop semantics, distort.h). The
 // operators live in one file per cost class (DISTORTIONS.md §6).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -66,6 +67,24 @@ Status run_chain(const SampleTable& t, int64_t k, const T* image, int64_t h, int
 }
 
 }  // namespace
+
+int64_t first_invalid_slot(const int32_t* types, const double* values, const double* aux, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t type = types[i];
+    if (type == -1) continue;
+    if (type < 0 || type >= kNumTypes) return i;
+    const ValueDomain& d = kValueDomains[type];
+    const double v = values[i];
+    // Written so that NaN fails every comparison.
+    if (!(std::isfinite(v) && v <= d.hi && (d.lo_open ? v > d.lo : v >= d.lo))) return i;
+    if (d.integer && v != std::floor(v)) return i;
+    for (int64_t j = 0; j < kAuxSize; ++j) {
+      const double u = aux[i * kAuxSize + j];
+      if (!(u >= 0.0 && u < 1.0)) return i;
+    }
+  }
+  return -1;
+}
 
 template <typename T>
 OpFn<T> cpu_operator(int32_t type) {

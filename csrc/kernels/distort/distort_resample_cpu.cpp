@@ -510,11 +510,15 @@ Status color_block(const OpArgs<T>& a) {
   std::memcpy(a.dst, a.src, sizeof(T) * 3 * a.h * a.w);
   const Rect& g = a.region;
   const int64_t sh = std::min<int64_t>(32, g.height()), sw = std::min<int64_t>(32, g.width());
-  const int n = static_cast<int>(a.value);
+  // Counts and positions clamped to what the per-call uniforms and the region hold (records are
+  // validated first; this keeps every write inside the image whatever the record).
+  const int n = static_cast<int>(std::clamp(a.value, 0.0, static_cast<double>(kAuxSize / 5)));
   for (int i = 0; i < n; ++i) {
     const double* u = a.aux + 5 * i;
-    const int64_t x = g.x0 + static_cast<int64_t>(std::floor(u[0] * static_cast<double>(g.width() - sw)));
-    const int64_t y = g.y0 + static_cast<int64_t>(std::floor(u[1] * static_cast<double>(g.height() - sh)));
+    const int64_t x = std::clamp<int64_t>(
+        g.x0 + static_cast<int64_t>(std::floor(u[0] * static_cast<double>(g.width() - sw))), g.x0, g.x1 - sw);
+    const int64_t y = std::clamp<int64_t>(
+        g.y0 + static_cast<int64_t>(std::floor(u[1] * static_cast<double>(g.height() - sh))), g.y0, g.y1 - sh);
     for (int c = 0; c < 3; ++c) {
       const double v = a.preset == Preset::kArniqa ? u[2 + c] : std::floor(u[2 + c] * 256) / 255;
       const T col = static_cast<T>(v);
@@ -535,13 +539,16 @@ Status non_eccentricity(const OpArgs<T>& a) {
   const bool round = a.preset == Preset::kArniqa;
   auto rnd = [round](double v) { return static_cast<int64_t>(round ? std::nearbyint(v) : std::floor(v)); };
   T patch[3 * 16 * 16];
-  const int n = static_cast<int>(a.value);
+  const int n = static_cast<int>(std::clamp(a.value, 0.0, static_cast<double>(kAuxSize / 4)));
   for (int i = 0; i < n; ++i) {
     const double* u = a.aux + 4 * i;
-    const int64_t xs = g.x0 + rnd(u[0] * static_cast<double>(g.width() - 48)) + 16;
-    const int64_t ys = g.y0 + rnd(u[1] * static_cast<double>(g.height() - 48)) + 16;
-    const int64_t xd = rnd((u[2] - 0.5) * 16 + static_cast<double>(xs));
-    const int64_t yd = rnd((u[3] - 0.5) * 16 + static_cast<double>(ys));
+    // Clamped to the region (a no-op for uniforms in [0, 1)): every 16×16 read and write stays inside.
+    const int64_t xs = std::clamp<int64_t>(g.x0 + rnd(u[0] * static_cast<double>(g.width() - 48)) + 16, g.x0,
+                                           g.x1 - 16);
+    const int64_t ys = std::clamp<int64_t>(g.y0 + rnd(u[1] * static_cast<double>(g.height() - 48)) + 16, g.y0,
+                                           g.y1 - 16);
+    const int64_t xd = std::clamp<int64_t>(rnd((u[2] - 0.5) * 16 + static_cast<double>(xs)), g.x0, g.x1 - 16);
+    const int64_t yd = std::clamp<int64_t>(rnd((u[3] - 0.5) * 16 + static_cast<double>(ys)), g.y0, g.y1 - 16);
     for (int c = 0; c < 3; ++c)
       for (int k = 0; k < 16; ++k)
         std::memcpy(patch + (c * 16 + k) * 16, a.dst + (c * a.h + ys + k) * a.w + xs, sizeof(T) * 16);

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from pyiqa_fast import _native
 from pyiqa_fast._backends import OpBackends
-from pyiqa_fast.distortions.params import DistortionParams, block_bounds
+from pyiqa_fast.distortions.params import DistortionParams, validate_params
 from pyiqa_fast.distortions.registry import PRESET_IDS, SPECS
 from pyiqa_fast.ops.distort.impl import cpu, cuda, reference, triton
 
@@ -21,22 +21,8 @@ BACKENDS = OpBackends(
     auto_order={"cuda": ("cuda", "triton", "reference"), "cpu": ("cpu", "reference")},
 )
 
-# Smallest region (block in composite mode, block or image in crop mode) an operator accepts:
-# (height, width). Non-eccentricity draws 16×16 sources at offsets 16..W−33 (§4.13).
-MIN_REGION = {SPECS[12].id: (49, 49)}
-
-
-def _check_min_sizes(params: DistortionParams, height: int, width: int) -> None:
-    present = set(params.types.unique().tolist())
-    for type_id, (min_h, min_w) in MIN_REGION.items():
-        if type_id not in present:
-            continue
-        for k, (y0, y1, x0, x1) in enumerate(block_bounds(height, width, params.partition)):
-            if not bool((params.types[:, k] == type_id).any()):
-                continue
-            if y1 - y0 < min_h or x1 - x0 < min_w:
-                raise ValueError(f"{OP}: {SPECS[type_id].name} needs a region of at least {min_h}×{min_w} pixels, "
-                                 f"got {y1 - y0}×{x1 - x0} (block {k} of a {height}×{width} image)")
+# Smallest region (height, width) per type id that needs more than a pixel (registry.MIN_REGION).
+MIN_REGION = {s.id: s.min_region for s in SPECS if s.min_region != (1, 1)}
 
 
 def distort(
@@ -77,8 +63,10 @@ def distort(
     Raises:
         TypeError: x is not a tensor of a supported dtype, params is not a DistortionParams,
             or x requires grad (the op is forward-only).
-        ValueError: Shapes disagree, an unknown block mode, or a region below an operator's
-            minimum size (the message names the operator and the minimum).
+        ValueError: Shapes disagree, an unknown block mode, a record no backend can apply (an
+            unknown type, a value outside its type's range, per-call uniforms outside [0, 1):
+            :func:`~pyiqa_fast.distortions.params.validate_params` names the entry), or a region
+            below an operator's minimum size (the message names the operator and the minimum).
         BackendUnavailableError: The requested backend cannot run this table or these inputs.
 
     Example:
@@ -106,7 +94,7 @@ def distort(
     if torch.is_grad_enabled() and x.requires_grad:
         raise TypeError(f"{OP}: x requires grad, but distort is forward-only; pass x.detach()")
     params = params.to("cpu")
-    _check_min_sizes(params, x.shape[2], x.shape[3])
+    validate_params(params, x.shape[2], x.shape[3], where=OP)
     chosen = BACKENDS.resolve(backend, x.device, x.dtype, needs_backward=False, types=params.types,
                               preset=params.preset, compat=compat)
     if chosen.name == "reference" and backend == "auto" and x.device.type == "cpu":

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pyiqa_fast.distortions.params import block_bounds, to_device
+from pyiqa_fast.distortions.params import block_bounds, to_device, validate_table
 from pyiqa_fast.distortions.registry import PRESETS
 
 (SRC, SRC_C, SRC_Y, DST, DST_C, DST_Y, H, W, RY0, RY1, RX0, RX1, OY0, OY1, OX0, OX1, RNG_Y0, RNG_X0,
@@ -123,6 +123,8 @@ def run(x: Tensor, types: Tensor, values: Tensor, seeds: Tensor, aux: Tensor, ro
     Returns:
         Tensor[B, 3, H, W] of x's dtype, contiguous.
     """
+    # The public API validated the record already; a direct call of the op gets the same check.
+    validate_table(types, values, aux, PRESETS[preset])
     device = x.device
     batch, _, height, width = x.shape
     dtype = compute_dtype(x.dtype)
