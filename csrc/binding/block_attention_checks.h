@@ -2,6 +2,9 @@
 // kernels take group ids in.
 #pragma once
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
 
 #include "binding/common.h"
 
@@ -58,10 +61,29 @@ inline void check_block_attention_backward_args(const char* op, const at::Tensor
   }
 }
 
-// Group ids as the kernels read them: int32, (1 or B, N) contiguous; ids are compared only for
-// equality and sign, so int64 ids that fit in int32 keep their meaning.
-inline at::Tensor block_attention_groups_int32(const at::Tensor& groups) {
-  return (groups.dim() == 1 ? groups.unsqueeze(0) : groups).to(at::kInt).contiguous();
+// Group ids as the kernels read them: int32, (1 or B, N) contiguous. Ids are compared only for
+// equality and sign, so every negative id becomes -1 (global) and wider ids above int32's range are
+// refused, never truncated (0 and 2^32 would become one group): exactly on the CPU, on the device
+// without a host synchronisation (an asynchronous assert).
+inline at::Tensor block_attention_groups_int32(const at::Tensor& groups, const char* op = "block_attention",
+                                               const char* name = "group ids") {
+  const at::Tensor rows = groups.dim() == 1 ? groups.unsqueeze(0) : groups;
+  const at::ScalarType t = groups.scalar_type();
+  if (groups.numel() == 0 || !(t == at::kLong || t == at::kUInt32 || t == at::kUInt64)) {
+    return rows.to(at::kInt).contiguous();
+  }
+  const at::Tensor too_big = rows.gt(std::numeric_limits<int32_t>::max());
+  if (groups.device().is_cpu()) {
+    const at::Tensor bad = too_big.flatten().nonzero();
+    if (bad.size(0) > 0) {
+      const int64_t i = bad[0].item<int64_t>(), n = rows.size(1);
+      TORCH_CHECK_VALUE(false, op, ": ", name, " must be ids below 2^31 (the kernels compare int32 ids), got ",
+                        rows.flatten()[i].item<int64_t>(), " at [", i / n, ", ", i % n, "]");
+    }
+  } else {
+    at::_assert_async(too_big.any().logical_not(), std::string(op) + ": " + name + " must be ids below 2^31");
+  }
+  return rows.clamp_min(-1).to(at::kInt).contiguous();
 }
 
 }  // namespace pyiqa_fast::binding

@@ -63,7 +63,8 @@ std::tuple<at::Tensor, at::Tensor> block_attention_cpu(const at::Tensor& q, cons
   TORCH_CHECK(q.device().is_cpu(), op, ": the CPU kernel got q on ", q.device());
   const at::ScalarType compute = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const at::Tensor qc = compute_view(q, compute), kc = compute_view(k, compute), vc = compute_view(v, compute);
-  const at::Tensor qg = block_attention_groups_int32(q_groups), kg = block_attention_groups_int32(k_groups);
+  const at::Tensor qg = block_attention_groups_int32(q_groups, op, "q_groups"),
+                   kg = block_attention_groups_int32(k_groups, op, "k_groups");
   at::Tensor out = at::empty(q.sizes(), q.options().dtype(compute));
   at::Tensor lse = at::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(compute));
   if (k.size(2) == 0) {  // nothing to attend to
@@ -93,7 +94,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> block_attention_backward_cpu(
   const at::Tensor qc = compute_view(q, compute), kc = compute_view(k, compute), vc = compute_view(v, compute);
   const at::Tensor gc = compute_view(grad_out, compute);
   const at::Tensor oc = out.to(compute).contiguous(), lc = lse.to(compute).contiguous();
-  const at::Tensor qg = block_attention_groups_int32(q_groups), kg = block_attention_groups_int32(k_groups);
+  const at::Tensor qg = block_attention_groups_int32(q_groups, op, "q_groups"),
+                   kg = block_attention_groups_int32(k_groups, op, "k_groups");
   at::Tensor grad_q = at::empty(q.sizes(), q.options().dtype(compute));
   at::Tensor grad_k = at::zeros(k.sizes(), k.options().dtype(compute));
   at::Tensor grad_v = at::zeros(v.sizes(), v.options().dtype(compute));

@@ -2,6 +2,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "binding/common.h"
 #include "kernels/dsm_pool/dsm_pool.h"
 
@@ -41,15 +43,17 @@ inline dsm_pool::Geometry check_dsm_pool_args(const at::Tensor& ref, const at::T
   g.batch = ref.size(0);
   g.height = ref.size(2);
   g.width = ref.size(3);
-  g.pool = pool;
+  // A cell larger than the image is the whole image: pooling over max(H, W) gives the same map and
+  // gradient and keeps every size product (pool², out · pool) far from int64 overflow.
+  g.pool = std::min<int64_t>(pool, std::max<int64_t>({g.height, g.width, 1}));
   if (!ceil_mode) {
     TORCH_CHECK(g.height % pool == 0, op, ": H = ", g.height, " is not divisible by pool = ", pool,
                 "; pass ceil_mode=True to pool the partial cells over their real pixel count");
     TORCH_CHECK(g.width % pool == 0, op, ": W = ", g.width, " is not divisible by pool = ", pool,
                 "; pass ceil_mode=True to pool the partial cells over their real pixel count");
   }
-  g.out_h = (g.height + pool - 1) / pool;
-  g.out_w = (g.width + pool - 1) / pool;
+  g.out_h = (g.height + g.pool - 1) / g.pool;
+  g.out_w = (g.width + g.pool - 1) / g.pool;
   return g;
 }
 
