@@ -151,6 +151,13 @@ class OpBackends:
                 )
             return backend
         refusals = []
+        if device.type not in self.auto_order:
+            devices = sorted({d for b in self.backends.values() for d in b.devices})
+            raise BackendUnavailableError(
+                f"{self.op}(backend='auto'): no backend runs on {device.type} tensors; {self.op} runs on "
+                f"{'/'.join(devices)} tensors (meta tensors: trace the op with torch.compile or FakeTensorMode, "
+                "which use its fake kernel)"
+            )
         for name in self.auto_order.get(device.type, ()):
             backend = self.backends[name]
             reasons = backend.not_supported_reasons(device, dtype, needs_backward, **inputs)

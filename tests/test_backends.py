@@ -90,3 +90,24 @@ def test_default_backend_replaces_auto_but_not_an_explicit_choice():
         set_default_backend(None)
     assert get_default_backend() == "auto"
     assert op.resolve("auto", CPU, torch.float32, False, n=4).name == "cpu"
+
+
+def test_auto_on_a_device_no_backend_runs_on_says_which_devices_do():
+    # Was "no backend can run a meta float32 input — " with nothing after the dash.
+    op = backends(cpu=record("cpu"), reference=record("reference"))
+    with pytest.raises(BackendUnavailableError, match=r"no backend runs on meta tensors; toy runs on cpu tensors"):
+        op.resolve("auto", torch.device("meta"), torch.float32, False, n=4)
+
+
+@pytest.mark.parametrize("op", ["distort", "dsm_pool", "margin_ranking_loss"])
+def test_public_ops_refuse_meta_tensors_with_a_reason(op):
+    from pyiqa_fast.distortions import sample_params
+    from pyiqa_fast.ops import distort, dsm_pool, margin_ranking_loss
+
+    m = lambda *shape: torch.rand(*shape, device="meta")  # noqa: E731
+    call = {"distort": lambda: distort(m(1, 3, 8, 8), sample_params([5], [1], seed=0)),
+            "dsm_pool": lambda: dsm_pool(m(1, 3, 8, 8), m(1, 3, 8, 8)),
+            "margin_ranking_loss": lambda: margin_ranking_loss(m(8), m(8))}[op]
+    with pytest.raises(BackendUnavailableError, match=rf"{op}\(backend='auto'\): no backend runs on meta tensors; "
+                                                      rf"{op} runs on cpu/cuda tensors"):
+        call()
