@@ -79,13 +79,91 @@ def test_block_degradation_chains():
     (dict(partition="diagonal"), "partition must be one of"),
     (dict(partition=(5, 5)), "25 blocks need as many distinct types, the type list has 24"),
     (dict(types="shdiqa24", preset="kadis"), "are not defined in preset 'kadis'"),
-    (dict(levels=(0, 7)), "levels must be 'shdiqa4', 'all' or indices in 0..4"),
+    (dict(levels=(0, 7)), "levels must be 'shdiqa4', 'all' or distinct level indices (ints) in 0..4"),
     (dict(max_per_block=3), "max_per_block must be 1 or 2, got 3"),
     (dict(block_mode="tiles"), "block_mode must be 'composite' or 'crop'"),
 ])
 def test_block_degradation_errors(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         BlockDegradation(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, fragments", [
+    (dict(types=(-1, 5), preset="arniqa"), ValueError, ["types[0]", "int in [0, 28]", "got -1"]),
+    (dict(types=(5, 29)), ValueError, ["types[1]", "got 29"]),
+    (dict(types=(5, "gaussian_blurr")), ValueError, ["types[1]", "unknown distortion 'gaussian_blurr'"]),
+    (dict(types=(5, 13, "gaussian_blur")), ValueError, ["types[2] = 'gaussian_blur' repeats types[0] = 5",
+                                                        "distinct types"]),
+    (dict(types=(True, 5)), TypeError, ["types[0]", "int) or name (str)", "True", "bool"]),
+    (dict(types=(5.0, 13)), TypeError, ["types[0]", "5.0", "float"]),
+    (dict(types=5), TypeError, ["types must be a type list name or a sequence", "int"]),
+    (dict(types="shdiqa25"), ValueError, ["type list must be one of", "'shdiqa25'"]),
+    (dict(levels=(1, 1, 2)), ValueError, ["distinct level indices", "(1, 1, 2)"]),
+    (dict(levels=(True, 2)), ValueError, ["distinct level indices", "(True, 2)"]),
+    (dict(levels=(0.5, 2)), ValueError, ["distinct level indices", "(0.5, 2)"]),
+    (dict(levels="four"), ValueError, ["levels must be 'shdiqa4', 'all'", "'four'"]),
+    (dict(max_per_block=True), ValueError, ["max_per_block must be 1 or 2, got True"]),
+    (dict(chain_prob="0.1"), TypeError, ["chain_prob must be a real number, got str"]),
+    (dict(chain_prob=float("nan")), ValueError, ["chain_prob must be in [0, 1], got nan"]),
+    (dict(patch_size=0), ValueError, ["patch_size must be >= 1, got 0"]),
+    (dict(patch_size=16.0), TypeError, ["patch_size must be an int, got float"]),
+])
+def test_block_degradation_validates_types_and_options(kwargs, error, fragments):
+    with pytest.raises(error) as info:
+        BlockDegradation(**kwargs)
+    for fragment in fragments:
+        assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+
+
+def test_block_degradation_accepts_ids_and_names_in_order():
+    bdm = BlockDegradation(types=("jpeg", 5, "lens_blur"))
+    assert bdm.type_ids == (13, 5, 6)
+
+
+def test_default_block_degradation_draws_only_types_that_fit_small_crops():
+    # non_eccentricity needs 49×49 blocks (distort's MIN_REGION): a 64×64 crop split vertically has
+    # 64×32 blocks, so it is never drawn there, and still is at 224×224.
+    non_ecc = spec("non_eccentricity").id
+    x = _photos(4, 64)
+    for mode in ("composite", "crop"):
+        bdm = BlockDegradation(block_mode=mode)
+        for seed in range(20):
+            out = bdm(x, generator=torch.Generator().manual_seed(seed))
+            assert not bool((out.type_labels == non_ecc).any())
+            assert torch.equal(out.params.types[..., 0].long(), out.type_labels)  # labels name what was applied
+            for row in out.type_labels.tolist():
+                assert len(set(row)) == 2
+    assert not bool(BlockDegradation().fitting_types(64, 64)[non_ecc])
+    _, labels, _ = BlockDegradation().sample(64, torch.Generator().manual_seed(0), image_size=(224, 224))
+    assert bool((labels == non_ecc).any())
+    # 2×2 blocks of a 96×96 image are 48×48 (too small), of 112×112 56×56.
+    grid = BlockDegradation("grid2x2", max_per_block=2, chain_prob=1.0)
+    assert int(grid.fitting_types(96, 96).sum()) == 23 and bool(grid.fitting_types(112, 112).all())
+    params, labels, _ = grid.sample(64, torch.Generator().manual_seed(1), image_size=(96, 96))
+    assert not bool((params.types == non_ecc).any())  # the chained second types fit, too
+    params, labels, _ = grid.sample(64, torch.Generator().manual_seed(1), image_size=(112, 112))
+    assert bool((params.types == non_ecc).any())
+
+
+def test_block_degradation_refuses_when_too_few_types_fit():
+    bdm = BlockDegradation(types=("non_eccentricity", "jpeg"))
+    with pytest.raises(ValueError) as info:
+        bdm(_photos(2, 64), generator=torch.Generator().manual_seed(0))
+    for fragment in ("64×64 image split into 1×2 blocks", "blocks of 64×32 pixels", "non_eccentricity needs 49×49",
+                     "only 1 of the 2 types fit", "the 2 distinct types the blocks need"):
+        assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+    assert bdm(_photos(1, 112), generator=torch.Generator().manual_seed(0)).type_labels.shape == (1, 2)
+
+
+@pytest.mark.parametrize("x, error, fragment", [
+    (torch.rand(3, 64, 64), ValueError, "x must have shape (B, 3, H, W), got (3, 64, 64)"),
+    (torch.rand(1, 3, 64, 72), ValueError, "multiples of patch_size = 16 (one block id per token), got 64×72"),
+    ([1.0], TypeError, "x must be a torch.Tensor, got list"),
+])
+def test_block_degradation_forward_errors(x, error, fragment):
+    with pytest.raises(error) as info:
+        BlockDegradation()(x)
+    assert fragment in str(info.value)
 
 
 def test_token_block_map_for_odd_grids():
