@@ -260,6 +260,16 @@ def _tiles() -> tuple[int, int]:
 def _sorted_layout(groups: torch.Tensor):
     """(order, sorted ids, global count) per layout row; one row when the groups are shared."""
     ids = groups if groups.dim() == 2 else groups[None]
+    # Ids are compared as int32: wider ones above its range are refused, never truncated (0 and
+    # 2^32 would become one group); on the GPU without a host synchronisation.
+    if ids.dtype in (torch.int64, torch.uint32, torch.uint64) and ids.numel():
+        too_big = ids > torch.iinfo(torch.int32).max
+        if ids.device.type == "cpu":
+            if bool(too_big.any()):
+                raise ValueError(f"block_attention: group ids must be below 2^31 (the kernels compare int32 ids), "
+                                 f"got {int(ids[too_big][0])}")
+        else:
+            torch._assert_async(~too_big.any(), "block_attention: group ids must be below 2^31")
     ids = torch.where(ids < 0, torch.full_like(ids, -1), ids).to(torch.int32)
     sorted_ids, order = torch.sort(ids, dim=1, stable=True)
     n_global = (ids < 0).sum(dim=1, dtype=torch.int32)
