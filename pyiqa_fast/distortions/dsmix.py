@@ -10,10 +10,15 @@ implements METHODS.md's reconstruction [PROPOSAL]:
 
 with V_j the pixels of source j still visible after all pastes. ``weights="area"`` gives plain
 CutMix (w_j = visible area share), for the ablation.
+
+Negative DSM values are clamped to 0 before the upsampling (see :class:`DSMix`); NaN or ±inf
+in a DSM is an error.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import NamedTuple
 
 import torch
@@ -54,8 +59,59 @@ def cutmix_box(height: int, width: int, generator: torch.Generator | None) -> tu
             min(cx + cut_w // 2, width))
 
 
+IMAGE_DTYPES = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"DSMix: {name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"DSMix: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_per_sample(name: str, t: object, batch: int) -> Tensor:
+    """A per-sample tensor of shape (B,) or (B, 1), flattened to (B,) (on its own device)."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"DSMix: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) not in ((batch,), (batch, 1)):
+        raise ValueError(f"DSMix: {name} must have shape ({batch},) or ({batch}, 1) (one entry per sample of x), "
+                         f"got {tuple(t.shape)}")
+    return t.reshape(batch)
+
+
+def _check_image(name: str, t: object, x: Tensor) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"DSMix: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dim() != 4 or t.shape[1] != 3:
+        raise ValueError(f"DSMix: {name} must have shape (B, 3, H, W), got {tuple(t.shape)}")
+    if t.shape[2] < 1 or t.shape[3] < 1:
+        raise ValueError(f"DSMix: {name} must have H, W >= 1, got shape {tuple(t.shape)}")
+    if t.dtype not in IMAGE_DTYPES:
+        names = ", ".join(str(d).removeprefix("torch.") for d in IMAGE_DTYPES)
+        raise TypeError(f"DSMix: {name} must have dtype {names}, got {str(t.dtype).removeprefix('torch.')}")
+    if t is not x:
+        if t.shape != x.shape:
+            raise ValueError(f"DSMix: {name} must have the shape of x {tuple(x.shape)}, got {tuple(t.shape)}")
+        if t.dtype != x.dtype:
+            raise TypeError(f"DSMix: {name} must have the dtype of x ({x.dtype}), got {t.dtype}")
+        if t.device != x.device:
+            raise ValueError(f"DSMix: {name} must be on x's device ({x.device}), got {t.device}")
+    return t
+
+
 class DSMix(nn.Module):
     """DSMix augmentation (METHODS.md §4.3 [PROPOSAL weights]).
+
+    **Signed DSMs are clamped at 0.** A DSM is a non-negative sensitivity (the ground truth
+    ``dsm_pool`` is a mean absolute difference), but the maps of a DSM predictor are raw
+    regressor outputs that dip below 0 where the true sensitivity is near 0. Clamping projects
+    such a map onto the field's domain (a negative value reads as "no sensitivity"), keeps every
+    weight in [0, 1] and the soft labels a distribution (each row sums to 1), and does not fail a
+    training step for a prediction that is valid up to its error; refusing would. A map that is 0
+    (or negative) everywhere has no energy and falls back to the area share, as any map below
+    ``eps``. NaN or ±inf in a DSM is an error (on CUDA tensors checked on the device, without
+    a host synchronisation, like the labels).
 
     Args:
         mix: Images per mixed sample, 2 or 3 (the paper: 3). Each sample draws k ∈ {1..mix−1}
@@ -65,33 +121,63 @@ class DSMix(nn.Module):
         n_types: Size of the type label space (KADIS: 25; SHDIQA's list: 24).
         n_levels: Size of the level label space (5).
         pool: DSM cell size p for ``dsm_pool`` when references are given (DSMix: 8).
-        eps: Energy below which the weights fall back to the area share.
+        eps: Energy below which the weights fall back to the area share (finite, > 0).
         backend: ``dsm_pool``'s backend when references are given.
+
+    Raises:
+        TypeError: An option has the wrong type.
+        ValueError: An option is out of range.
     """
 
     def __init__(self, mix: int = 3, weights: str = "dsm", n_types: int = 25, n_levels: int = 5, pool: int = 8,
                  eps: float = 1e-8, backend: str = "auto") -> None:
         super().__init__()
-        if mix not in (2, 3):
-            raise ValueError(f"DSMix: mix must be 2 or 3, got {mix}")
+        if isinstance(mix, bool) or mix not in (2, 3):
+            raise ValueError(f"DSMix: mix must be 2 or 3, got {mix!r}")
         if weights not in ("dsm", "area"):
             raise ValueError(f"DSMix: weights must be 'dsm' or 'area', got {weights!r}")
-        self.mix, self.weights, self.n_types, self.n_levels = mix, weights, n_types, n_levels
-        self.pool, self.eps, self.backend = pool, eps, backend
+        n_types, n_levels, pool = (_check_int(name, v, 1) for name, v in
+                                   (("n_types", n_types), ("n_levels", n_levels), ("pool", pool)))
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"DSMix: eps must be a real number, got {type(eps).__name__}")
+        if not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"DSMix: eps must be a finite number > 0, got {eps}")
+        self.mix, self.weights, self.n_types, self.n_levels = int(mix), weights, n_types, n_levels
+        self.pool, self.eps, self.backend = pool, float(eps), backend
 
     def _dsm(self, x: Tensor, ref: Tensor | None, dsm: Tensor | None) -> Tensor | None:
-        if self.weights == "area":
-            return None
+        """The DSMs of x, clamped at 0 and upsampled bilinearly to H×W: float Tensor[B, 1, H, W]
+        (float64 for a float64 DSM, else float32), or None for ``weights="area"``."""
+        what = "dsm"
         if dsm is None:
+            if self.weights == "area":
+                return None
             if ref is None:
                 raise ValueError("DSMix: weights='dsm' needs dsm= (predicted maps) or ref= (references for the "
                                  "ground-truth map)")
             from pyiqa_fast.ops.dsm_pool import dsm_pool
 
             dsm = dsm_pool(ref, x, pool=self.pool, ceil_mode=True, backend=self.backend)
-        if dsm.dim() != 4 or dsm.shape[0] != x.shape[0] or dsm.shape[1] != 1:
-            raise ValueError(f"DSMix: dsm must have shape (B, 1, h, w) with B = {x.shape[0]}, got {tuple(dsm.shape)}")
-        return F.interpolate(dsm.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
+            what = "the ground-truth DSM dsm_pool(ref, x)"
+        if not isinstance(dsm, Tensor):
+            raise TypeError(f"DSMix: dsm must be a torch.Tensor, got {type(dsm).__name__}")
+        if dsm.dim() != 4 or dsm.shape[0] != x.shape[0] or dsm.shape[1] != 1 or dsm.shape[2] < 1 or dsm.shape[3] < 1:
+            raise ValueError(f"DSMix: dsm must have shape (B, 1, h, w) with B = {x.shape[0]} and h, w >= 1, got "
+                             f"{tuple(dsm.shape)}")
+        if not dsm.is_floating_point():
+            raise TypeError(f"DSMix: dsm must be a floating-point tensor, got dtype {dsm.dtype}")
+        if dsm.device != x.device:
+            raise ValueError(f"DSMix: dsm must be on x's device ({x.device}), got {dsm.device}")
+        if dsm.device.type == "cpu":
+            if not bool(torch.isfinite(dsm).all()):
+                bad = dsm[~torch.isfinite(dsm)][0].item()
+                raise ValueError(f"DSMix: {what} must be finite, got {bad} (a sensitivity map has no NaN or ±inf)")
+        else:  # checked on the device: no host synchronisation per step
+            torch._assert_async(torch.isfinite(dsm).all(), f"DSMix: {what} must be finite (no NaN or ±inf)")
+        if self.weights == "area":
+            return None
+        dsm = dsm.detach().to(torch.float64 if dsm.dtype == torch.float64 else torch.float32).clamp_min(0)
+        return F.interpolate(dsm, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(
         self,
@@ -107,32 +193,60 @@ class DSMix(nn.Module):
         """Mixes a batch.
 
         Args:
-            x: Tensor[B, 3, H, W], distorted images.
-            type_labels: int Tensor[B], type ids in [0, n_types).
-            level_labels: int Tensor[B], level ids in [0, n_levels).
-            dsm: Tensor[B, 1, h, w], the DSMs of x (e.g. predicted by the frozen DSM model);
-                upsampled bilinearly to H×W.
-            ref: Tensor[B, 3, H, W], references of x: the ground-truth DSM ``dsm_pool(ref, x)``
-                is used when ``dsm`` is None.
-            is_reference: bool Tensor[B], pristine samples: neither mixed nor used as sources.
+            x: Tensor[B, 3, H, W], distorted images: uint8, float16, bfloat16, float32 or
+                float64.
+            type_labels: int Tensor[B] (or [B, 1]), type ids in [0, n_types).
+            level_labels: int Tensor[B] (or [B, 1]), level ids in [0, n_levels).
+            dsm: floating Tensor[B, 1, h, w] on x's device, the DSMs of x (e.g. predicted by the
+                frozen DSM model): finite, negative values clamped to 0, upsampled bilinearly
+                to H×W. Used when given, even with ``ref``.
+            ref: Tensor[B, 3, H, W] of x's shape, dtype and device, references of x: the
+                ground-truth DSM ``dsm_pool(ref, x)`` is used when ``dsm`` is None.
+            is_reference: bool Tensor[B] (or [B, 1]), pristine samples: neither mixed nor used as
+                sources.
             generator: Random source of partners and boxes.
+
+        Returns:
+            :class:`DSMixOutput`; every row of ``type_targets`` and ``level_targets`` sums to 1.
+
+        Raises:
+            TypeError: A tensor argument is not a tensor or has the wrong dtype (labels must be
+                integer, ``is_reference`` bool, ``dsm`` floating).
+            ValueError: Wrong shapes or devices, labels out of range, or a non-finite ``dsm``
+                (on CUDA: a device-side assertion instead, raised at the next synchronisation).
         """
+        x = _check_image("x", x, x)
         batch, _, height, width = x.shape
         device = x.device
-        type_labels, level_labels = type_labels.long().view(-1), level_labels.long().view(-1)
+        labels = []
         for name, t, n in (("type_labels", type_labels, self.n_types), ("level_labels", level_labels, self.n_levels)):
-            if t.numel() != batch:
-                raise ValueError(f"DSMix: {name} must have {batch} entries, got {t.numel()}")
+            t = _check_per_sample(name, t, batch)
+            if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+                raise TypeError(f"DSMix: {name} must be an integer tensor, got dtype {t.dtype}")
             if t.device.type == "cpu":
                 if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
                     raise ValueError(f"DSMix: {name} must be in [0, {n}), got values in [{int(t.min())}, "
                                      f"{int(t.max())}]")
             else:  # checked on the device: no host synchronisation per step
                 torch._assert_async(((t >= 0) & (t < n)).all(), f"DSMix: {name} must be in [0, {n})")
-        type_labels, level_labels = to_device(type_labels, device), to_device(level_labels, device)
+            labels.append(to_device(t.long(), device))
+        type_labels, level_labels = labels
+        if is_reference is None:
+            pristine = torch.zeros(batch, dtype=torch.bool, device=device)
+        else:
+            pristine = _check_per_sample("is_reference", is_reference, batch)
+            if pristine.dtype != torch.bool:
+                raise TypeError(f"DSMix: is_reference must be a bool tensor, got dtype {pristine.dtype}")
+            pristine = to_device(pristine, device)
+        if ref is not None:
+            ref = _check_image("ref", ref, x)
         up = self._dsm(x, ref, dsm)
-        pristine = (torch.zeros(batch, dtype=torch.bool, device=device) if is_reference is None
-                    else to_device(is_reference.view(-1), device).bool())
+        if batch == 0:
+            return DSMixOutput(x.clone(), torch.zeros(0, self.n_types, device=device),
+                               torch.zeros(0, self.n_levels, device=device),
+                               torch.zeros(0, self.mix, dtype=torch.long, device=device),
+                               torch.zeros(0, self.mix, device=device),
+                               torch.zeros(0, self.mix, height, width, dtype=torch.bool, device=device))
         category = type_labels * self.n_levels + level_labels
         # Data-independent draws on the host (the generator's device), then the pairing on x's
         # device: partner col of sample b is the best-scored candidate (a uniformly random one) that
@@ -173,9 +287,10 @@ class DSMix(nn.Module):
         if up is None:
             weights = share
         else:
-            energy = (masks.float() * up[gather].view(batch, self.mix, height, width)).flatten(2).sum(-1)
+            # Summed in float64: a float32 map of large finite values cannot overflow the energy.
+            energy = (masks * up[gather].view(batch, self.mix, height, width)).flatten(2).sum(-1, dtype=torch.float64)
             total = energy.sum(1, keepdim=True)
-            weights = torch.where(total < self.eps, share, energy / total.clamp_min(self.eps))
+            weights = torch.where(total < self.eps, share, (energy / total.clamp_min(self.eps)).float())
         valid = sources >= 0
         types = torch.where(valid, type_labels[gather], 0)
         levels = torch.where(valid, level_labels[gather], 0)

@@ -245,6 +245,102 @@ def test_dsmix_errors():
         DSMix(n_types=5, n_levels=3)(x, types, levels, dsm=dsm[:3])
 
 
+def test_dsmix_signed_dsm_is_clamped_at_zero():
+    # A DSM predictor's raw output dips below 0: the map clamps at 0 (DSMix's docstring), so the
+    # weights stay in [0, 1] and the soft labels non-negative.
+    x, types, levels, _ = _mix_inputs()
+    signed = 3 * torch.randn(8, 1, 4, 4, generator=torch.Generator().manual_seed(7))
+    assert float(signed.min()) < 0
+    mixer = DSMix(mix=3, n_types=5, n_levels=3)
+    out = mixer(x, types, levels, dsm=signed, generator=torch.Generator().manual_seed(0))
+    clamped = mixer(x, types, levels, dsm=signed.clamp_min(0), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.weights, clamped.weights)
+    assert float(out.weights.min()) >= 0 and float(out.weights.max()) <= 1
+    assert float(out.type_targets.min()) >= 0 and float(out.level_targets.min()) >= 0
+    # A map negative everywhere has no energy: the area share.
+    negative = mixer(x, types, levels, dsm=-torch.ones(8, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    area = DSMix(mix=3, weights="area", n_types=5, n_levels=3)(x, types, levels,
+                                                                generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(negative.weights, area.weights)
+
+
+@pytest.mark.parametrize("mix", [2, 3])
+@pytest.mark.parametrize("case", ["signed", "zero", "huge", "float64", "ref", "area", "pristine"])
+def test_dsmix_soft_labels_sum_to_one_for_every_sample(mix, case):
+    x, types, levels, dsm = _mix_inputs()
+    kwargs = {"signed": dict(dsm=dsm - 0.5), "zero": dict(dsm=torch.zeros_like(dsm)),
+              "huge": dict(dsm=torch.full_like(dsm, 1e38)),  # finite; its float32 energy would overflow
+              "float64": dict(dsm=dsm.double() * 1e300), "ref": dict(ref=torch.rand_like(x)), "area": {},
+              "pristine": dict(dsm=dsm, is_reference=torch.arange(8) < 3)}[case]
+    mixer = DSMix(mix=mix, weights="area" if case == "area" else "dsm", n_types=5, n_levels=3)
+    for seed in range(4):
+        out = mixer(x, types, levels, generator=torch.Generator().manual_seed(seed), **kwargs)
+        for targets in (out.type_targets, out.level_targets):
+            assert bool(torch.isfinite(targets).all()) and float(targets.min()) >= 0
+            torch.testing.assert_close(targets.sum(1), torch.ones(8))
+        assert bool(((out.weights >= 0) & (out.weights <= 1)).all())
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_dsmix_refuses_non_finite_dsm(value):
+    x, types, levels, dsm = _mix_inputs()
+    dsm[3, 0, 1, 2] = value
+    with pytest.raises(ValueError, match=f"dsm must be finite, got {value}"):
+        DSMix(n_types=5, n_levels=3)(x, types, levels, dsm=dsm)
+    x[2, 0, 0, 0] = value  # reaches the ground-truth map through dsm_pool(ref, x)
+    with pytest.raises(ValueError, match=r"the ground-truth DSM dsm_pool\(ref, x\) must be finite"):
+        DSMix(n_types=5, n_levels=3)(x, types, levels, ref=torch.rand_like(x))
+
+
+@pytest.mark.parametrize("call, error, fragments", [
+    (lambda m, x, t, l, d: m(x[0], t, l, dsm=d), ValueError, ["x must have shape (B, 3, H, W)", "(3, 32, 32)"]),
+    (lambda m, x, t, l, d: m(x[:, :2], t, l, dsm=d), ValueError, ["x must have shape (B, 3, H, W)", "(8, 2, 32, 32)"]),
+    (lambda m, x, t, l, d: m(x.int(), t, l, dsm=d), TypeError, ["x must have dtype uint8, float16", "int32"]),
+    (lambda m, x, t, l, d: m(x.bool(), t, l, dsm=d), TypeError, ["x must have dtype", "bool"]),
+    (lambda m, x, t, l, d: m(x[..., :0], t, l, dsm=d), ValueError, ["x must have H, W >= 1", "(8, 3, 32, 0)"]),
+    (lambda m, x, t, l, d: m(x.tolist(), t, l, dsm=d), TypeError, ["x must be a torch.Tensor", "list"]),
+    (lambda m, x, t, l, d: m(x, t.float(), l, dsm=d), TypeError, ["type_labels", "integer", "float32"]),
+    (lambda m, x, t, l, d: m(x, t, l.bool(), dsm=d), TypeError, ["level_labels", "integer", "bool"]),
+    (lambda m, x, t, l, d: m(x, t.view(2, 4), l, dsm=d), ValueError, ["type_labels", "(8,) or (8, 1)", "(2, 4)"]),
+    (lambda m, x, t, l, d: m(x, t, [0] * 8, dsm=d), TypeError, ["level_labels", "torch.Tensor", "list"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d, is_reference=torch.zeros(8)), TypeError,
+     ["is_reference", "bool", "float32"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d, is_reference=torch.zeros(3, dtype=torch.bool)), ValueError,
+     ["is_reference", "(8,) or (8, 1)", "(3,)"]),
+    (lambda m, x, t, l, d: m(x, t, l, ref=x[..., :16]), ValueError, ["ref", "shape of x (8, 3, 32, 32)", "(8, 3, 32, 16)"]),
+    (lambda m, x, t, l, d: m(x, t, l, ref=x.double()), TypeError, ["ref", "dtype of x", "float32", "float64"]),
+    (lambda m, x, t, l, d: m(x, t, l, ref=x.to("meta")), ValueError, ["ref", "x's device", "meta"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d.long()), TypeError, ["dsm", "floating-point", "int64"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d[:, 0]), ValueError, ["dsm", "(B, 1, h, w)", "(8, 4, 4)"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d[..., :0]), ValueError, ["dsm", "h, w >= 1", "(8, 1, 4, 0)"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d.to("meta")), ValueError, ["dsm", "x's device", "meta"]),
+    (lambda m, x, t, l, d: m(x, t, l, dsm=d.numpy()), TypeError, ["dsm", "torch.Tensor", "ndarray"]),
+    (lambda m, x, t, l, d: DSMix(eps=0.0), ValueError, ["eps", "> 0", "0.0"]),
+    (lambda m, x, t, l, d: DSMix(eps=float("nan")), ValueError, ["eps", "finite", "nan"]),
+    (lambda m, x, t, l, d: DSMix(n_types=0), ValueError, ["n_types", ">= 1", "got 0"]),
+    (lambda m, x, t, l, d: DSMix(n_levels=5.0), TypeError, ["n_levels", "int", "float"]),
+    (lambda m, x, t, l, d: DSMix(pool=True), TypeError, ["pool", "int", "bool"]),
+    (lambda m, x, t, l, d: DSMix(mix=True), ValueError, ["mix must be 2 or 3", "True"]),
+])
+def test_dsmix_input_errors(call, error, fragments):
+    x, types, levels, dsm = _mix_inputs()
+    with pytest.raises(error) as info:
+        call(DSMix(n_types=5, n_levels=3), x, types, levels, dsm)
+    for fragment in fragments:
+        assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+
+
+def test_dsmix_empty_batch_and_column_labels():
+    x, types, levels, dsm = _mix_inputs()
+    mixer = DSMix(n_types=5, n_levels=3)
+    empty = mixer(x[:0], types[:0], levels[:0], dsm=dsm[:0])
+    assert empty.mixed.shape == (0, 3, 32, 32) and empty.type_targets.shape == (0, 5)
+    assert empty.sources.shape == (0, 3) and empty.masks.shape == (0, 3, 32, 32)
+    a = mixer(x, types, levels, dsm=dsm, generator=torch.Generator().manual_seed(2))
+    b = mixer(x, types.view(8, 1), levels.view(8, 1), dsm=dsm, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a.type_targets, b.type_targets)
+
+
 def test_create_distortion():
     d = create_distortion("gaussian_blur", levels=2)
     x = _photos(2, 32)
