@@ -10,7 +10,10 @@ column (read from a meta CSV or generated, :mod:`pyiqa_fast.data.splits`) and re
 
 Every missing file is reported by name with the expected layout; with ``on_error="skip"`` missing
 (and, with ``verify=True``, undecodable) files are skipped *and reported* (a warning and
-``dataset.skipped``), never dropped silently.
+``dataset.skipped``), never dropped silently. A label that is not a finite number (NaN, inf, text)
+or an image listed twice is an error naming ``file:line`` and the value. Images are read by
+:func:`pyiqa_fast.data.images.read_image` (16-bit, float, grey, palette, alpha: converted to RGB,
+or refused with the reason).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 
 from pyiqa_fast.data.catalogue import DatasetInfo, get_dataset_info
+from pyiqa_fast.data.images import ImageReadError, read_image, verify_image
 from pyiqa_fast.data.meta import Record, read_meta_csv
 from pyiqa_fast.data.splits import PHASES, check_split, parse_split_name, ratio_split
 
@@ -99,13 +103,32 @@ def _cellstr(a: Any) -> list[str]:
     return out
 
 
-def _read_csv(info: DatasetInfo, path: Path, required: list[list[str]]) -> tuple[list[dict[str, str]], list[str]]:
-    """Rows of a CSV and, per group of alternative names in ``required``, the column found."""
+def _read_text(info: DatasetInfo, path: Path) -> str:
+    """A label file's text (UTF-8, a BOM allowed); an undecodable file is named."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{info.title}: {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "is it the release's label file?") from None
+
+
+def _read_csv(info: DatasetInfo, path: Path,
+              required: list[list[str]]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    """``(line number, row)`` of each row of a CSV and, per group of alternative names in
+    ``required``, the column found; a row lacking a required field is an error naming its line."""
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        rows = list(reader)
+        try:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                rows.append((reader.line_num, row))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{info.title}: {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                             "is it the release's label file?") from None
+        except csv.Error as exc:
+            raise ValueError(f"{info.title}: {path}:{reader.line_num}: malformed CSV: {exc}") from None
     found = []
     for alternatives in required:
         col = next((c for c in alternatives if c in header), None)
@@ -113,14 +136,49 @@ def _read_csv(info: DatasetInfo, path: Path, required: list[list[str]]) -> tuple
             raise ValueError(f"{info.title}: {path} has no column {' or '.join(repr(c) for c in alternatives)} "
                              f"(header: {header})\nExpected layout:\n{info.layout}")
         found.append(col)
+    for line, row in rows:
+        short = [c for c in found if row.get(c) is None]
+        if short:
+            raise ValueError(f"{info.title}: {path}:{line}: the row has {sum(v is not None for v in row.values())} "
+                             f"field(s), the header {len(header)}: no value for {', '.join(map(repr, short))}")
     return rows, found
 
 
-def _number(info: DatasetInfo, path: Path, value: Any, where: str) -> float:
+def _number(info: DatasetInfo, where: str, value: Any, what: str = "label") -> float:
+    """``float(value)``, or a ValueError naming ``where`` (``"<file>:<line>"``), ``what`` and the value."""
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{info.title}: {path}, {where}: {value!r} is not a number") from None
+        raise ValueError(f"{info.title}: {where}: {what} {value!r} is not a number") from None
+
+
+def _check_records(info: DatasetInfo, records: list[Record], source: Path | str) -> None:
+    """Refuse labels that are not finite numbers (a labelled set) or infinite stds, and an image
+    listed twice, naming the line (``Record.where``) and the value.
+
+    Raises:
+        ValueError: The first such record.
+    """
+    labelled = info.label_kind != "none"
+    first: dict[str, str] = {}
+    for r in records:
+        where = r.where or str(source)
+        if labelled and not math.isfinite(r.mos):
+            raise ValueError(f"{info.title}: {where}: {info.label_kind} of {r.name!r} is {r.mos!r}, not a finite "
+                             "number; fix or remove the entry")
+        if math.isinf(r.std):
+            raise ValueError(f"{info.title}: {where}: std of {r.name!r} is {r.std!r}; expected a finite number "
+                             "(or none)")
+        if not r.name or r.name.endswith("/"):
+            raise ValueError(f"{info.title}: {where}: empty image name {r.name!r}")
+        if r.name in first:
+            before = first[r.name]
+            file, _, line = before.rpartition(":")
+            if line.isdigit() and where.startswith(file + ":"):
+                before = f"line {line}"  # the same file
+            raise ValueError(f"{info.title}: {where}: image {r.name!r} is listed again (first at {before}); "
+                             "each image must appear once")
+        first[r.name] = where
 
 
 class _CaseInsensitiveDir:
@@ -168,7 +226,8 @@ def _read_live(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Path]:
     if len(names) != len(labels):
         raise ValueError(f"{info.title}: the image folders hold {len(names)} img<k>.bmp entries, "
                          f"dmos_realigned.mat has {len(labels)}\nExpected layout:\n{info.layout}")
-    records = [Record(n, m, s, r) for n, m, s, r, o in zip(names, labels, stds, refs, orgs, strict=True) if o == 0]
+    records = [Record(n, m, s, r, where=f"{dpath} (dmos_new[{i}])")
+               for i, (n, m, s, r, o) in enumerate(zip(names, labels, stds, refs, orgs, strict=True)) if o == 0]
     return records, info.count, dpath
 
 
@@ -178,7 +237,7 @@ def _read_csiq(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Path]:
     if not flat and not (root / "dst_imgs").is_dir():
         raise _layout_error(info, root, f"{root / 'dst_imgs_all'} (or {root / 'dst_imgs'})")
     records = []
-    for line_no, line in enumerate(lpath.read_text().splitlines(), start=1):
+    for line_no, line in enumerate(_read_text(info, lpath).splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue
@@ -189,7 +248,8 @@ def _read_csiq(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Path]:
         if len(pieces) < 3:
             raise ValueError(f"{info.title}: {lpath}, line {line_no}: name {name!r} is not '<ref>.<TYPE>.<level>.png'")
         rel = f"dst_imgs_all/{name}" if flat else f"dst_imgs/{pieces[1].lower()}/{name}"
-        records.append(Record(rel, _number(info, lpath, dmos, f"line {line_no}"), math.nan, f"{pieces[0]}.png"))
+        where = f"{lpath}:{line_no}"
+        records.append(Record(rel, _number(info, where, dmos, "DMOS"), math.nan, f"{pieces[0]}.png", where=where))
     return records, info.count, lpath
 
 
@@ -197,21 +257,23 @@ def _read_tid2013(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Pat
     lpath = _need(info, root, "mos_with_names.txt")
     _need(info, root, "distorted_images", is_dir=True)
     folder = _CaseInsensitiveDir(root / "distorted_images")
-    rows = [line.split() for line in lpath.read_text().splitlines() if line.strip()]
+    rows = [(k, line.split()) for k, line in enumerate(_read_text(info, lpath).splitlines(), start=1)
+            if line.strip()]
     spath = root / "mos_std.txt"
     stds = [math.nan] * len(rows)
     if spath.is_file():
-        vals = [v for v in spath.read_text().split()]
+        vals = [v for v in _read_text(info, spath).split()]
         if len(vals) != len(rows):
             raise ValueError(f"{info.title}: {spath} has {len(vals)} values, {lpath} has {len(rows)} lines")
-        stds = [_number(info, spath, v, f"value {i + 1}") for i, v in enumerate(vals)]
+        stds = [_number(info, f"{spath} (value {i + 1})", v, "std") for i, v in enumerate(vals)]
     records = []
-    for i, (parts, std) in enumerate(zip(rows, stds, strict=True)):
+    for (line_no, parts), std in zip(rows, stds, strict=True):
+        where = f"{lpath}:{line_no}"
         if len(parts) != 2:
-            raise ValueError(f"{info.title}: {lpath}, line {i + 1}: expected '<mos> <name>', got {' '.join(parts)!r}")
+            raise ValueError(f"{info.title}: {where}: expected '<mos> <name>', got {' '.join(parts)!r}")
         mos, name = parts
-        records.append(Record(f"distorted_images/{folder.rel(name)}", _number(info, lpath, mos, f"line {i + 1}"),
-                              std, f"{name[:3].upper()}.BMP"))
+        records.append(Record(f"distorted_images/{folder.rel(name)}", _number(info, where, mos, "MOS"),
+                              std, f"{name[:3].upper()}.BMP", where=where))
     return records, info.count, lpath
 
 
@@ -220,10 +282,11 @@ def _read_kadid10k(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Pa
     _need(info, root, "images", is_dir=True)
     rows, (dist, ref, dmos, var) = _read_csv(info, lpath, [["dist_img"], ["ref_img"], ["dmos"], ["var"]])
     records = []
-    for i, r in enumerate(rows, start=2):
-        v = _number(info, lpath, r[var], f"line {i}")
-        records.append(Record(f"images/{r[dist].strip()}", _number(info, lpath, r[dmos], f"line {i}"),
-                              math.sqrt(v) if v >= 0 else math.nan, r[ref].strip()))
+    for i, r in rows:
+        where = f"{lpath}:{i}"
+        v = _number(info, where, r[var], "var")
+        records.append(Record(f"images/{r[dist].strip()}", _number(info, where, r[dmos], "DMOS"),
+                              math.sqrt(v) if v >= 0 else math.nan, r[ref].strip(), where=where))
     return records, info.count, lpath
 
 
@@ -263,7 +326,7 @@ def _read_livec(root: Path, info: DatasetInfo, *, keep_trial: bool = False) -> t
         rel = f"Images/{n}"
         if not (root / rel).is_file() and (root / "Images" / "trainingImages" / n).is_file():
             rel = f"Images/trainingImages/{n}"
-        records.append(Record(rel, m, s))
+        records.append(Record(rel, m, s, where=f"{mpath} (AllMOS_release[{i}])"))
     return records, info.count + (7 if keep_trial else 0), mpath
 
 
@@ -278,13 +341,14 @@ def _read_koniq10k(root: Path, info: DatasetInfo, *, label: str = "MOS_zscore",
     rows, found = _read_csv(info, lpath, cols)
     phase = {"training": "train", "train": "train", "validation": "val", "val": "val", "test": "test"}
     records = []
-    for i, r in enumerate(rows, start=2):
-        rec = Record(f"{image_dir}/{r['image_name'].strip()}", _number(info, lpath, r[label], f"line {i}"),
-                     _number(info, lpath, r["SD"], f"line {i}") if label == "MOS" else math.nan)
+    for i, r in rows:
+        where = f"{lpath}:{i}"
+        rec = Record(f"{image_dir}/{r['image_name'].strip()}", _number(info, where, r[label], label),
+                     _number(info, where, r["SD"], "SD") if label == "MOS" else math.nan, where=where)
         if lpath == sets:
             value = r["set"].strip().lower()
             if value not in phase:
-                raise ValueError(f"{info.title}: {lpath}, line {i}: set {r['set']!r} is not training/validation/test")
+                raise ValueError(f"{info.title}: {where}: set {r['set']!r} is not training/validation/test")
             rec.splits["official_split"] = phase[value]
         records.append(rec)
     return records, info.count, lpath
@@ -309,31 +373,33 @@ def _read_spaq(root: Path, info: DatasetInfo, *, image_dir: str = "TestImage") -
         header = [h.strip() for h in table[0]]
         if "Image name" not in header or "MOS" not in header:
             raise ValueError(f"{info.title}: {xlsx_path} has no 'Image name'/'MOS' columns (header {header})")
-        rows = [dict(zip(header, row, strict=False)) for row in table[1:] if any(row)]
+        rows = [(i, dict(zip(header, row, strict=False))) for i, row in enumerate(table[1:], start=2) if any(row)]
         name_col, mos_col, lpath = "Image name", "MOS", xlsx_path
     else:
         raise _layout_error(info, root, csv_path)
-    records = [Record(f"{image_dir}/{r[name_col].strip()}", _number(info, lpath, r[mos_col], f"row {i}"))
-               for i, r in enumerate(rows, start=2)]
+    records = [Record(f"{image_dir}/{(r.get(name_col) or '').strip()}",
+                      _number(info, f"{lpath}:{i}", r.get(mos_col), "MOS"), where=f"{lpath}:{i}")
+               for i, r in rows]
     return records, info.count, lpath
 
 
 def _read_flive(root: Path, info: DatasetInfo) -> tuple[list[Record], int, Path]:
     lpath = _need(info, root, "labels_image.csv")
     rows, (name_col, mos_col) = _read_csv(info, lpath, [["name_image", "name"], ["mos_image", "mos"]])
-    header = set(rows[0]) if rows else set()
+    header = set(rows[0][1]) if rows else set()
     phase = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
              "test": "test", "testing": "test"}
     records = []
-    for i, r in enumerate(rows, start=2):
-        rec = Record(r[name_col].strip(), _number(info, lpath, r[mos_col], f"line {i}"))
+    for i, r in rows:
+        where = f"{lpath}:{i}"
+        rec = Record(r[name_col].strip(), _number(info, where, r[mos_col], "MOS"), where=where)
         if "set" in header:
-            value = r["set"].strip().lower()
+            value = (r["set"] or "").strip().lower()
             if value not in phase:
-                raise ValueError(f"{info.title}: {lpath}, line {i}: set {r['set']!r} is not train/val/test")
+                raise ValueError(f"{info.title}: {where}: set {r['set']!r} is not train/val/test")
             rec.splits["official_split"] = phase[value]
         elif "is_valid" in header:
-            rec.splits["official_split"] = "val" if r["is_valid"].strip().lower() in ("true", "1") else "train"
+            rec.splits["official_split"] = "val" if (r["is_valid"] or "").strip().lower() in ("true", "1") else "train"
         records.append(rec)
     return records, info.count, lpath
 
@@ -374,6 +440,7 @@ def read_official(name: str, root: str | Path, check_count: bool = True, **optio
     if unknown:
         raise TypeError(f"{info.name}: unknown option(s) {unknown}; this dataset accepts {allowed or 'none'}")
     records, expected, source = reader(root, info, **options)
+    _check_records(info, records, source)
     if check_count and len(records) != expected:
         raise ValueError(f"{info.title}: {source} lists {len(records)} images, the catalogue expects {expected} "
                          "(METHODS.md §1.1); pass check_count=False for a subset or modified copy")
@@ -382,20 +449,6 @@ def read_official(name: str, root: str | Path, check_count: bool = True, **optio
 
 # --------------------------------------------------------------------------------------------------
 # the dataset
-
-
-def _decode(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def _verify(path: Path) -> None:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.verify()
 
 
 class IQADataset(torch.utils.data.Dataset):
@@ -430,15 +483,12 @@ class IQADataset(torch.utils.data.Dataset):
         rec = self.records[index]
         path = self.root / rec.name
         try:
-            arr = _decode(path)
+            img = read_image(path, self.dtype)
         except FileNotFoundError:
             raise _layout_error(self.info, self.root, path) from None
-        except Exception as exc:  # noqa: BLE001 - PIL raises several types for corrupt files
-            raise OSError(f"{self.info.title}: cannot decode image file {path}: {exc} "
-                          "(load with verify=True, on_error='skip' to skip and report such files)") from exc
-        img = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
-        if self.dtype == "float":
-            img = img.to(torch.float32).div_(255.0)
+        except ImageReadError as exc:
+            raise ImageReadError(f"{self.info.title}: {exc} (load with verify=True, on_error='skip' to skip and "
+                                 "report such files)") from None
         if self.transform is not None:
             img = self.transform(img)
         item: dict[str, Any] = {"img": img, "mos": float(rec.mos), "name": rec.name}
@@ -535,6 +585,7 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
         if options:
             raise TypeError(f"options {sorted(options)} apply to the official files, not to a meta CSV")
         records, _ = read_meta_csv(meta, synthetic=info.synthetic)
+        _check_records(info, records, meta)
         if check_count and len(records) != info.count:
             raise ValueError(f"{info.title}: {meta} lists {len(records)} images, the catalogue expects {info.count}; "
                              "pass check_count=False for a subset")
@@ -560,9 +611,9 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
             reason = "missing"
         elif verify:
             try:
-                _verify(path)
-            except Exception as exc:  # noqa: BLE001
-                reason = f"corrupt ({exc})"
+                verify_image(path)
+            except ImageReadError as exc:
+                reason = f"corrupt or unreadable ({exc})"
         if reason is None:
             kept.append(r)
         elif on_error == "skip":
@@ -573,7 +624,7 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
                                 f" ({n_missing} of {len(records)} listed images missing; on_error='skip' skips "
                                 "and reports them)")
         else:
-            raise OSError(f"{info.title}: image file {path} is {reason}; on_error='skip' skips and reports it")
+            raise ImageReadError(f"{info.title}: image file {reason}; on_error='skip' skips and reports it")
     if skipped:
         shown = ", ".join(f"{n} ({why})" for n, why in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         warnings.warn(f"{info.title}: skipped {len(skipped)} of {len(records)} image(s): {shown}", stacklevel=2)

@@ -264,7 +264,7 @@ def test_corrupt_image(tmp_path):
     (tmp_path / bad).write_bytes(b"BM not really a bitmap")
     ds = load_dataset("tid2013", tmp_path, check_count=False)  # no decoding up front
     idx = [r.name for r in ds.records].index(bad)
-    with pytest.raises(OSError, match="cannot decode image file .*" + Path(bad).name):
+    with pytest.raises(OSError, match=Path(bad).name + ": cannot decode image file"):
         ds[idx]
     with pytest.raises(OSError, match=Path(bad).name):
         load_dataset("tid2013", tmp_path, check_count=False, verify=True)

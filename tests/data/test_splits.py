@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -100,7 +102,7 @@ def test_meta_wrong_columns(tmp_path, header, match):
 def test_meta_bad_values(tmp_path):
     path = tmp_path / "meta.csv"
     path.write_text("name,mos,std,ratio82_seed0_split00\na.png,1,,train\nb.png,2,,holdout\n")
-    with pytest.raises(ValueError, match="line 3: split 'ratio82_seed0_split00' holds 'holdout'"):
+    with pytest.raises(ValueError, match=r"meta\.csv:3: split 'ratio82_seed0_split00' holds 'holdout'"):
         read_meta_csv(path)
     path.write_text("name,mos,std\na.png,one,\n")
     with pytest.raises(ValueError, match="'one', not a number"):
@@ -199,3 +201,71 @@ def test_prepare_arguments(tmp_path, capsys):
     assert "2 split column(s)" in capsys.readouterr().out
     recs, _ = read_meta_csv(tmp_path / "meta_info_koniq10k.csv")
     assert recs[0].mos == 2.0
+
+
+def _kadid_row(root: Path, line: int, **values: str) -> None:
+    """Replace fields of line ``line`` (1-based, the header is line 1) of a fake dmos.csv."""
+    path = root / "dmos.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    parts = lines[line - 1].split(",")
+    for key, value in values.items():
+        parts[header.index(key)] = value
+    lines[line - 1] = ",".join(parts)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("value, shown", [("nan", "is nan, not a finite number"), ("inf", "is inf, not a finite"),
+                                          ("-Infinity", "is -inf, not a finite"), ("good", "'good' is not a number")])
+def test_prepare_refuses_a_bad_mos_naming_file_line_and_value(tmp_path, capsys, value, shown):
+    from pyiqa_fast.cli import main
+
+    fake_kadid10k(tmp_path)
+    _kadid_row(tmp_path, 3, dmos=value)
+    assert main(["prepare", "kadid10k", "--root", str(tmp_path), "--no-count-check", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"pyiqa-fast prepare: error: KADID-10k: {tmp_path / 'dmos.csv'}:3: ") and shown in err
+    assert "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "meta_info_kadid10k.csv").exists()
+
+
+def test_prepare_refuses_a_duplicate_image_name(tmp_path, capsys):
+    from pyiqa_fast.cli import main
+
+    fake_kadid10k(tmp_path)
+    _kadid_row(tmp_path, 4, dist_img="I01_01_01.png")  # line 2 lists it already
+    assert main(["prepare", "kadid10k", "--root", str(tmp_path), "--no-count-check", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"dmos.csv:4: image 'images/I01_01_01.png' is listed again (first at line 2)" in err and "\n" not in err
+    assert not (tmp_path / "meta_info_kadid10k.csv").exists()
+
+
+def test_label_files_with_short_rows_or_bad_bytes(tmp_path):
+    fake_kadid10k(tmp_path)
+    lines = (tmp_path / "dmos.csv").read_text().splitlines()
+    (tmp_path / "dmos.csv").write_text("\n".join([*lines[:2], "I01_02_01.png,I01.png", *lines[3:]]) + "\n")
+    with pytest.raises(ValueError, match=r"dmos\.csv:3: the row has 2 field\(s\), the header 4: no value for 'dmos'"):
+        load_dataset("kadid10k", tmp_path, check_count=False)
+    (tmp_path / "dmos.csv").write_bytes(b"dist_img,ref_img,dmos,var\n\xff,a,1,1\n")
+    with pytest.raises(ValueError, match=r"dmos\.csv is not UTF-8 text"):
+        load_dataset("kadid10k", tmp_path, check_count=False)
+
+
+def test_meta_csv_refuses_non_finite_and_missing_labels(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text("name,mos,std\na.png,1,\nb.png,inf,\n")
+    with pytest.raises(ValueError, match=r"meta\.csv:3: column 'mos' holds 'inf', not a finite number"):
+        read_meta_csv(path)
+    path.write_text("name,mos,std\na.png,1,\na.png,2,\n")
+    with pytest.raises(ValueError, match=r"meta\.csv:3: duplicated name 'a\.png' \(first at line 2\)"):
+        read_meta_csv(path)
+    path.write_text("name,mos,std\n" + "a" * 200_000 + ".png,1,\n")
+    with pytest.raises(ValueError, match=r"meta\.csv:\d+: malformed CSV: field larger than field limit"):
+        read_meta_csv(path)
+    # an empty mos is "missing": accepted by the reader, refused for a labelled set
+    fake_kadid10k(tmp_path / "k")
+    recs = [Record(f"images/I{r:02d}_{t:02d}_01.png", 1.0 if (r, t) != (2, 1) else math.nan, ref_name=f"I{r:02d}.png")
+            for r in (1, 2, 3) for t in (1, 2)]
+    meta = write_meta_csv(recs, tmp_path / "k" / "meta.csv", synthetic=True)
+    with pytest.raises(ValueError, match=r"meta\.csv:4: DMOS of 'images/I02_01_01\.png' is nan, not a finite"):
+        load_dataset("kadid10k", tmp_path / "k", meta=meta, check_count=False)
