@@ -39,6 +39,47 @@ def _check_options(margin_scale: float, margin: float | None, reduction: str) ->
             raise ValueError(f"{OP}: margin must be a finite number >= 0, got {margin}")
 
 
+def _compute_dtype(pred: Tensor, target: Tensor) -> torch.dtype:
+    """The dtype the loss is computed in: pred's and target's common floating dtype, at least
+    float32 for integer targets, so that the ranking sign compares the targets themselves.
+
+    An integer target promoted to float16/bfloat16 overflows above 65504 (fp16, giving inf and a
+    NaN loss) and ties distinct values above 2048 (fp16) or 256 (bf16). float32 holds every integer
+    of magnitude <= 2**24, float64 every one <= 2**53; integer targets beyond that are refused
+    (on CUDA, under torch.compile and on meta tensors by a device-side assertion: no host
+    synchronisation).
+    """
+    dtype = torch.promote_types(pred.dtype, target.dtype)
+    if target.is_floating_point():
+        return dtype  # a floating target is exact in the promoted dtype, which is at least as wide
+    dtype = torch.promote_types(dtype, torch.float32)
+    exact = int(2 / torch.finfo(dtype).eps)  # 2**(mantissa bits + 1): every integer up to it is exact
+    if torch.iinfo(target.dtype).max <= exact:
+        return dtype
+    outside = (target > exact) | (target < -exact)
+    message = (f"{OP}: integer targets must have magnitude <= 2**{exact.bit_length() - 1} to be compared exactly in "
+               f"{str(dtype).removeprefix('torch.')} (the loss's dtype for {str(pred.dtype).removeprefix('torch.')} "
+               f"pred); pass a float64 target for larger ones")
+    if target.device.type == "cpu" and not torch.compiler.is_compiling():
+        if bool(outside.any()):
+            i = int(outside.nonzero()[0])
+            raise ValueError(f"{message}, got target[{i}] = {int(target[i])}")
+    else:
+        torch._assert_async(outside.logical_not().all(), message)
+    return dtype
+
+
+def _check_representable(dtype: torch.dtype, margin_scale: float, margin: float | None) -> None:
+    """Options that overflow to inf in the compute dtype make every backend's loss NaN or inf."""
+    if torch.compiler.is_compiling():
+        return  # the options may be symbolic floats
+    largest = torch.finfo(dtype).max
+    for name, value in (("margin_scale", margin_scale), ("margin", margin)):
+        if value is not None and value > largest:
+            raise ValueError(f"{OP}: {name} must be <= {largest:g} (the largest {str(dtype).removeprefix('torch.')}, "
+                             f"the loss's dtype), got {value:g}")
+
+
 def _as_vector(name: str, t: object) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{OP}: {name} must be a torch.Tensor, got {type(t).__name__}")
@@ -61,7 +102,7 @@ def margin_ranking_loss(
     """DP-IQA's pairwise margin ranking loss (eq. 10; METHODS.md §5.2).
 
     ``L = 2/(n(n−1)) · Σ_{i<j} max(0, −sign(y_i − y_j)·(p_i − p_j) + m)`` with
-    ``m = margin_scale · std(target)`` (unbiased, computed in the input dtype, no gradient).
+    ``m = margin_scale · std(target)`` (unbiased, computed in the promoted dtype, no gradient).
     Pairs with equal targets add ``m`` each and no gradient; a hinge argument of exactly 0
     counts as active, as ``torch.clamp`` differentiated when DP-IQA was published. Identical
     to the published double loop (``RomGai/DP-IQA`` ``magrin.py``) without its O(n²) autograd
@@ -73,22 +114,28 @@ def margin_ranking_loss(
         pred: Tensor[n] or Tensor[n, 1] of predicted scores; float16, bfloat16, float32 or
             float64; any strides.
         target: Tensor[n] or Tensor[n, 1] of ground-truth scores (MOS) on ``pred``'s device;
-            floating or integer. Both are promoted to their common floating dtype.
+            floating or integer. Both are promoted to their common floating dtype, at least
+            float32 when ``target`` is integer (so that the targets are compared exactly:
+            integers of magnitude <= 2**24 in float32, <= 2**53 in float64; larger ones are
+            refused).
         margin_scale: λ of the margin λ·std(target); DP-IQA uses 0.25 (λ ∈ [0, 1]).
-        margin: A fixed margin ≥ 0 used instead of λ·std(target), if given.
+        margin: A fixed margin ≥ 0 used instead of λ·std(target), if given. Both must be
+            finite in the promoted dtype.
         reduction: ``"mean"`` (the paper: divide by n(n−1)/2) or ``"sum"``.
         backend: ``"auto"``, ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``. ``auto``
             takes ``cuda`` → ``triton`` → ``reference`` for CUDA inputs and ``cpu`` →
             ``reference`` for CPU inputs. An explicit backend never falls back.
 
     Returns:
-        Tensor[] (a scalar) of the promoted dtype, differentiable with respect to ``pred``.
+        Tensor[] (a scalar) of the promoted dtype (float32 for float16/bfloat16 ``pred`` with an
+        integer ``target``), differentiable with respect to ``pred``.
 
     Raises:
         TypeError: ``pred``/``target`` is not a tensor, ``pred`` is not floating point, or an
             option has the wrong type.
-        ValueError: Shapes differ or are not (n,)/(n, 1), n < 2, devices differ, or an option
-            is out of range.
+        ValueError: Shapes differ or are not (n,)/(n, 1), n < 2, devices differ, an option
+            is out of range or overflows the promoted dtype, or an integer target is too large
+            to compare exactly (on CUDA: a device-side assertion).
         BackendUnavailableError: The requested backend cannot run these inputs.
 
     Notes:
@@ -123,7 +170,8 @@ def margin_ranking_loss(
     n = pred.shape[0]
     if n < 2:
         raise ValueError(f"{OP}: the batch size n must be >= 2 (the loss averages over n(n-1)/2 pairs), got n = {n}")
-    dtype = torch.promote_types(pred.dtype, target.dtype)
+    dtype = _compute_dtype(pred, target)
+    _check_representable(dtype, margin_scale, margin)
     if pred.dtype != dtype:
         pred = pred.to(dtype)
     if target.dtype != dtype:
