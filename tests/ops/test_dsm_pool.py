@@ -328,6 +328,22 @@ def test_pool_one_and_a_single_cell(backend):
     assert_close(out.reshape(2), (ref - dist).abs().mean((1, 2, 3)), atol=1e-15, rtol=1e-14, what="one cell")
 
 
+@pytest.mark.parametrize("backend", ALL)
+@pytest.mark.parametrize("pool", [7, 2**31, 2**40, 2**62])
+def test_pool_larger_than_the_image_is_one_cell(backend, pool):
+    # With ceil_mode a pool beyond max(H, W) is one cell: the same map as pool = max(H, W), on every
+    # backend (the reference's avg_pool2d overflowed at 2**40; the kernels' cell arithmetic at 2**62).
+    ref, dist = make_images((2, 3, 5, 6), torch.float64, seed=15)
+    out, grad_ref, grad_dist = run(backend, ref, dist, grad_seed=3, pool=pool, ceil_mode=True)
+    expected, expected_ref, expected_dist = run("reference", ref, dist, grad_seed=3, pool=6, ceil_mode=True)
+    assert out.shape == (2, 1, 1, 1)
+    assert_close(out, expected, atol=1e-15, rtol=1e-14, what="one cell")
+    assert_close(grad_ref, expected_ref, atol=1e-15, rtol=1e-14, what="grad ref")
+    assert_close(grad_dist, expected_dist, atol=1e-15, rtol=1e-14, what="grad dist")
+    with pytest.raises(ValueError, match=f"H = 5 is not divisible by pool = {pool}"):
+        dsm_pool(ref, dist, pool=pool)  # without ceil_mode, still refused
+
+
 def test_autocast_runs_in_fp32():
     ref, dist = make_images((1, 3, 16, 16), torch.float32)
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -59,7 +59,8 @@ def dsm_pool(
             in [0, 1]), float16, bfloat16, float32 or float64; any strides (channels-last
             included).
         dist: Tensor[B, 3, H, W], the distorted image: ``ref``'s shape, dtype and device.
-        pool: Cell size p (kernel and stride of the average pooling); DSMix uses 8.
+        pool: Cell size p (kernel and stride of the average pooling); DSMix uses 8. A pool
+            larger than the image (with ``ceil_mode``) gives one cell, the whole image's mean.
         ceil_mode: Keep the partial cells at the bottom and right edges when H or W is not a
             multiple of ``pool``, each averaged over its real pixel count. Without it, such a
             size is an error.
@@ -105,6 +106,11 @@ def dsm_pool(
                     f"{OP}: {name} = {size} is not divisible by pool = {pool}; pass ceil_mode=True to pool "
                     "the partial cells over their real pixel count"
                 )
+    largest = max(ref.shape[2], ref.shape[3], 1)
+    if pool > largest:
+        # One cell covers the whole image (ceil_mode, or an empty image): pool = max(H, W) gives the
+        # same map and keeps every backend's cell arithmetic within the image's own sizes.
+        pool = largest
     needs_backward = torch.is_grad_enabled() and (ref.requires_grad or dist.requires_grad)
     chosen = BACKENDS.resolve(backend, ref.device, ref.dtype, needs_backward=needs_backward, pool=pool)
     if chosen.name == "reference" and backend == "auto":
