@@ -88,6 +88,9 @@ def test_partition_groups_closed_forms():
     (lambda: partition_groups("vertical", grid=(14, 0)), ValueError, "grid must be positive"),
     (lambda: partition_groups((5, 5), grid=(4, 4)), ValueError, "5×5 block grid"),
     (lambda: partition_groups("vertical", cls_tokens=-1), ValueError, "cls_tokens must be an integer >= 0"),
+    (lambda: partition_groups("vertical", cls_tokens=1.5), TypeError,
+     r"cls_tokens must be an integer >= 0, got 1.5 \(float\)"),
+    (lambda: partition_groups("vertical", cls_tokens=True), TypeError, r"got True \(bool\)"),
 ])
 def test_partition_groups_errors(call, error, fragment):
     with pytest.raises(error, match=fragment):
@@ -398,6 +401,12 @@ G = partition_groups("vertical", grid=(2, 2))  # 5 tokens
     (lambda q, k, v: block_attention(q, k, v, G, [0, 1]), TypeError, ["k_groups", "torch.Tensor", "list"]),
     (lambda q, k, v: block_attention(q, k, v, G, G, scale=float("inf")), ValueError, ["scale", "finite", "inf"]),
     (lambda q, k, v: block_attention(q, k, v, G, G, scale="1"), TypeError, ["scale", "str"]),
+    (lambda q, k, v: block_attention(q.float(), k.float(), v.float(), G, G, scale=1e300), ValueError,
+     ["scale", "finite in float32", "float32 inputs", "1e+300"]),
+    (lambda q, k, v: block_attention(q.half(), k.half(), v.half(), G, G, scale=-1e39), ValueError,
+     ["scale", "finite in float32", "float16 inputs", "-1e+39"]),
+    (lambda q, k, v: block_attention(*(t.to("meta") for t in (q, k, v)), G.to("meta"), G.to("meta")),
+     BackendUnavailableError, ["block_attention(backend='auto'): no backend", "meta"]),
     (lambda q, k, v: block_attention(q, k, v, G, G, backend="fast"), ValueError, ["backend", "'fast'"]),
 ])
 def test_validation_errors(call, error, fragments):
@@ -406,6 +415,12 @@ def test_validation_errors(call, error, fragments):
         call(q, k, v)
     for fragment in fragments:
         assert fragment in str(info.value), f"{fragment!r} not in {info.value}"
+
+
+def test_large_scale_is_fine_in_float64():
+    q, k, v = make_qkv(1, 1, 5, 5, 4)
+    out = block_attention(q, k, v, G, G, scale=1e300, backend="reference")  # float64: 1e300 is finite
+    assert out.shape == q.shape
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")

@@ -53,7 +53,7 @@ def partition_groups(
 
     Raises:
         ValueError: Unknown mode, or sizes that are not positive / more blocks than grid cells.
-        TypeError: ``mode``, ``grid`` or ``cls_tokens`` of the wrong type.
+        TypeError: ``mode``, ``grid`` or ``cls_tokens`` of the wrong type (bools included).
 
     Example:
         >>> partition_groups("vertical", grid=(2, 4), cls_tokens=1)
@@ -67,7 +67,10 @@ def partition_groups(
     else:
         blocks = _int_pair("mode", mode)
     rows, cols = _int_pair("grid", grid)
-    if isinstance(cls_tokens, bool) or not isinstance(cls_tokens, numbers.Integral) or cls_tokens < 0:
+    if isinstance(cls_tokens, bool) or not isinstance(cls_tokens, numbers.Integral):
+        raise TypeError(f"partition_groups: cls_tokens must be an integer >= 0, got {cls_tokens!r} "
+                        f"({type(cls_tokens).__name__})")
+    if cls_tokens < 0:
         raise ValueError(f"partition_groups: cls_tokens must be an integer >= 0, got {cls_tokens!r}")
     if blocks[0] > rows or blocks[1] > cols:
         raise ValueError(f"partition_groups: a {blocks[0]}×{blocks[1]} block grid needs a patch grid of at least "
@@ -135,7 +138,8 @@ def block_attention(
         q_groups: Tensor[Nq] (shared by the batch) or Tensor[B, Nq] of integer group ids, e.g.
             from :func:`partition_groups`. Ids must fit in int32.
         k_groups: Tensor[Nk] or Tensor[B, Nk] of integer group ids.
-        scale: Multiplies q·k; default ``1/sqrt(d)``.
+        scale: Multiplies q·k; default ``1/sqrt(d)``. Finite in the compute precision
+            (float32, float64 for float64 inputs).
         backend: ``"auto"``, ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``. ``auto``
             takes ``cuda`` → ``triton`` → ``reference`` for CUDA inputs and ``cpu`` →
             ``reference`` for CPU inputs. An explicit backend never falls back.
@@ -147,7 +151,7 @@ def block_attention(
         TypeError: A tensor argument is not a tensor, q/k/v dtypes differ or are not floating,
             groups are not integer, or scale is not a real number.
         ValueError: Wrong ranks, mismatched B/H/N/d, groups of the wrong shape or device, or a
-            non-finite scale.
+            scale that is not finite in the compute precision.
         BackendUnavailableError: The requested backend cannot run these inputs.
 
     Notes:
@@ -181,6 +185,10 @@ def block_attention(
         raise ValueError(f"{OP}: head_dim must be >= 1, got shape {tuple(q.shape)}")
     q_groups = _check_groups("q_groups", q_groups, q.shape[2], q)
     k_groups = _check_groups("k_groups", k_groups, k.shape[2], q)
+    # Meta (and other) tensors have no autocast state to query; the backends then refuse them.
+    if torch.amp.is_autocast_available(q.device.type) and torch.is_autocast_enabled(q.device.type):
+        dtype = torch.get_autocast_dtype(q.device.type)
+        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[3])
     elif not torch.compiler.is_compiling():
@@ -188,9 +196,12 @@ def block_attention(
             raise TypeError(f"{OP}: scale must be None or a real number, got {type(scale).__name__}")
         if not math.isfinite(scale):
             raise ValueError(f"{OP}: scale must be finite, got {scale}")
-    if torch.is_autocast_enabled(q.device.type):
-        dtype = torch.get_autocast_dtype(q.device.type)
-        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        # The kernels take scale in their compute precision (float32 below float64 inputs, after
+        # autocast), where a larger scale is inf and every output NaN.
+        compute = torch.float64 if q.dtype == torch.float64 else torch.float32
+        if abs(scale) > torch.finfo(compute).max:
+            raise ValueError(f"{OP}: scale must be finite in {str(compute).removeprefix('torch.')} (the compute "
+                             f"precision of {str(q.dtype).removeprefix('torch.')} inputs), got {scale:g}")
 
     needs_backward = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
     chosen = BACKENDS.resolve(backend, q.device, q.dtype, needs_backward=needs_backward, head_dim=q.shape[3])
