@@ -104,11 +104,9 @@ def _kept_levels(levels: object, ids: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 
 def _min_regions(ids: tuple[int, ...]) -> Tensor:
-    """int64 Tensor[n_types, 2]: the smallest region (height, width) each type's operator accepts."""
-    # Imported here: pyiqa_fast.ops.distort imports this package (a module-level import would cycle).
-    from pyiqa_fast.ops.distort.api import MIN_REGION
-
-    return torch.tensor([MIN_REGION.get(i, (1, 1)) for i in ids], dtype=torch.int64).view(len(ids), 2)
+    """int64 Tensor[n_types, 2]: the smallest region (height, width) each type's operator accepts
+    (``DistortionSpec.min_region``, from ``registry.MIN_REGION``)."""
+    return torch.tensor([SPECS[i].min_region for i in ids], dtype=torch.int64).view(len(ids), 2)
 
 
 class BlockDegradation(nn.Module):
@@ -118,7 +116,7 @@ class BlockDegradation(nn.Module):
     (row-major), and for each a level label uniformly from the kept levels.
 
     **Types that cannot fit the blocks are not drawn.** Some operators need a minimum region
-    (``distort``'s ``MIN_REGION``: non_eccentricity needs 49×49 pixels); the region is the block
+    (``registry.MIN_REGION``: non_eccentricity needs 49×49 pixels); the region is the block
     in both block modes. Per call, a type is drawn only if it fits every block of the partition
     at this image size, so the type distribution depends on the image size only where a type
     cannot fit (e.g. the default vertical split of a 64×64 crop never draws non_eccentricity;
@@ -221,8 +219,8 @@ class BlockDegradation(nn.Module):
         fits = (self._min_region[:, 0] <= block_h) & (self._min_region[:, 1] <= block_w)
         n_fit = int(fits.sum())
         if n_fit < self.n_blocks:
-            too_large = ", ".join(f"{SPECS[t].name} needs {int(h)}×{int(w)}" for t, (h, w), ok
-                                  in zip(self.type_ids, self._min_region.tolist(), fits.tolist()) if not ok)
+            too_large = ", ".join(f"{SPECS[t].name} needs {'×'.join(map(str, SPECS[t].min_region))}"
+                                  for t, ok in zip(self.type_ids, fits.tolist(), strict=True) if not ok)
             rows, cols = self.partition
             raise ValueError(f"BlockDegradation: a {height}×{width} image split into {rows}×{cols} blocks has blocks "
                              f"of {block_h}×{block_w} pixels (the smallest); {too_large}, so only {n_fit} of the "

@@ -121,7 +121,7 @@ def test_block_degradation_accepts_ids_and_names_in_order():
 
 
 def test_default_block_degradation_draws_only_types_that_fit_small_crops():
-    # non_eccentricity needs 49×49 blocks (distort's MIN_REGION): a 64×64 crop split vertically has
+    # non_eccentricity needs 49×49 blocks (registry.MIN_REGION): a 64×64 crop split vertically has
     # 64×32 blocks, so it is never drawn there, and still is at 224×224.
     non_ecc = spec("non_eccentricity").id
     x = _photos(4, 64)
@@ -293,34 +293,36 @@ def test_dsmix_refuses_non_finite_dsm(value):
 
 
 @pytest.mark.parametrize("call, error, fragments", [
-    (lambda m, x, t, l, d: m(x[0], t, l, dsm=d), ValueError, ["x must have shape (B, 3, H, W)", "(3, 32, 32)"]),
-    (lambda m, x, t, l, d: m(x[:, :2], t, l, dsm=d), ValueError, ["x must have shape (B, 3, H, W)", "(8, 2, 32, 32)"]),
-    (lambda m, x, t, l, d: m(x.int(), t, l, dsm=d), TypeError, ["x must have dtype uint8, float16", "int32"]),
-    (lambda m, x, t, l, d: m(x.bool(), t, l, dsm=d), TypeError, ["x must have dtype", "bool"]),
-    (lambda m, x, t, l, d: m(x[..., :0], t, l, dsm=d), ValueError, ["x must have H, W >= 1", "(8, 3, 32, 0)"]),
-    (lambda m, x, t, l, d: m(x.tolist(), t, l, dsm=d), TypeError, ["x must be a torch.Tensor", "list"]),
-    (lambda m, x, t, l, d: m(x, t.float(), l, dsm=d), TypeError, ["type_labels", "integer", "float32"]),
-    (lambda m, x, t, l, d: m(x, t, l.bool(), dsm=d), TypeError, ["level_labels", "integer", "bool"]),
-    (lambda m, x, t, l, d: m(x, t.view(2, 4), l, dsm=d), ValueError, ["type_labels", "(8,) or (8, 1)", "(2, 4)"]),
-    (lambda m, x, t, l, d: m(x, t, [0] * 8, dsm=d), TypeError, ["level_labels", "torch.Tensor", "list"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d, is_reference=torch.zeros(8)), TypeError,
+    (lambda m, x, t, lv, d: m(x[0], t, lv, dsm=d), ValueError, ["x must have shape (B, 3, H, W)", "(3, 32, 32)"]),
+    (lambda m, x, t, lv, d: m(x[:, :2], t, lv, dsm=d), ValueError,
+     ["x must have shape (B, 3, H, W)", "(8, 2, 32, 32)"]),
+    (lambda m, x, t, lv, d: m(x.int(), t, lv, dsm=d), TypeError, ["x must have dtype uint8, float16", "int32"]),
+    (lambda m, x, t, lv, d: m(x.bool(), t, lv, dsm=d), TypeError, ["x must have dtype", "bool"]),
+    (lambda m, x, t, lv, d: m(x[..., :0], t, lv, dsm=d), ValueError, ["x must have H, W >= 1", "(8, 3, 32, 0)"]),
+    (lambda m, x, t, lv, d: m(x.tolist(), t, lv, dsm=d), TypeError, ["x must be a torch.Tensor", "list"]),
+    (lambda m, x, t, lv, d: m(x, t.float(), lv, dsm=d), TypeError, ["type_labels", "integer", "float32"]),
+    (lambda m, x, t, lv, d: m(x, t, lv.bool(), dsm=d), TypeError, ["level_labels", "integer", "bool"]),
+    (lambda m, x, t, lv, d: m(x, t.view(2, 4), lv, dsm=d), ValueError, ["type_labels", "(8,) or (8, 1)", "(2, 4)"]),
+    (lambda m, x, t, lv, d: m(x, t, [0] * 8, dsm=d), TypeError, ["level_labels", "torch.Tensor", "list"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d, is_reference=torch.zeros(8)), TypeError,
      ["is_reference", "bool", "float32"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d, is_reference=torch.zeros(3, dtype=torch.bool)), ValueError,
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d, is_reference=torch.zeros(3, dtype=torch.bool)), ValueError,
      ["is_reference", "(8,) or (8, 1)", "(3,)"]),
-    (lambda m, x, t, l, d: m(x, t, l, ref=x[..., :16]), ValueError, ["ref", "shape of x (8, 3, 32, 32)", "(8, 3, 32, 16)"]),
-    (lambda m, x, t, l, d: m(x, t, l, ref=x.double()), TypeError, ["ref", "dtype of x", "float32", "float64"]),
-    (lambda m, x, t, l, d: m(x, t, l, ref=x.to("meta")), ValueError, ["ref", "x's device", "meta"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d.long()), TypeError, ["dsm", "floating-point", "int64"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d[:, 0]), ValueError, ["dsm", "(B, 1, h, w)", "(8, 4, 4)"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d[..., :0]), ValueError, ["dsm", "h, w >= 1", "(8, 1, 4, 0)"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d.to("meta")), ValueError, ["dsm", "x's device", "meta"]),
-    (lambda m, x, t, l, d: m(x, t, l, dsm=d.numpy()), TypeError, ["dsm", "torch.Tensor", "ndarray"]),
-    (lambda m, x, t, l, d: DSMix(eps=0.0), ValueError, ["eps", "> 0", "0.0"]),
-    (lambda m, x, t, l, d: DSMix(eps=float("nan")), ValueError, ["eps", "finite", "nan"]),
-    (lambda m, x, t, l, d: DSMix(n_types=0), ValueError, ["n_types", ">= 1", "got 0"]),
-    (lambda m, x, t, l, d: DSMix(n_levels=5.0), TypeError, ["n_levels", "int", "float"]),
-    (lambda m, x, t, l, d: DSMix(pool=True), TypeError, ["pool", "int", "bool"]),
-    (lambda m, x, t, l, d: DSMix(mix=True), ValueError, ["mix must be 2 or 3", "True"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, ref=x[..., :16]), ValueError,
+     ["ref", "shape of x (8, 3, 32, 32)", "(8, 3, 32, 16)"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, ref=x.double()), TypeError, ["ref", "dtype of x", "float32", "float64"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, ref=x.to("meta")), ValueError, ["ref", "x's device", "meta"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d.long()), TypeError, ["dsm", "floating-point", "int64"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d[:, 0]), ValueError, ["dsm", "(B, 1, h, w)", "(8, 4, 4)"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d[..., :0]), ValueError, ["dsm", "h, w >= 1", "(8, 1, 4, 0)"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d.to("meta")), ValueError, ["dsm", "x's device", "meta"]),
+    (lambda m, x, t, lv, d: m(x, t, lv, dsm=d.numpy()), TypeError, ["dsm", "torch.Tensor", "ndarray"]),
+    (lambda m, x, t, lv, d: DSMix(eps=0.0), ValueError, ["eps", "> 0", "0.0"]),
+    (lambda m, x, t, lv, d: DSMix(eps=float("nan")), ValueError, ["eps", "finite", "nan"]),
+    (lambda m, x, t, lv, d: DSMix(n_types=0), ValueError, ["n_types", ">= 1", "got 0"]),
+    (lambda m, x, t, lv, d: DSMix(n_levels=5.0), TypeError, ["n_levels", "int", "float"]),
+    (lambda m, x, t, lv, d: DSMix(pool=True), TypeError, ["pool", "int", "bool"]),
+    (lambda m, x, t, lv, d: DSMix(mix=True), ValueError, ["mix must be 2 or 3", "True"]),
 ])
 def test_dsmix_input_errors(call, error, fragments):
     x, types, levels, dsm = _mix_inputs()
