@@ -6,7 +6,7 @@ Example:
     'best_test_plcc'
 """
 
-from pyiqa_fast.train.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from pyiqa_fast.train.checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from pyiqa_fast.train.config import (
     Config,
     ConfigError,
@@ -17,6 +17,7 @@ from pyiqa_fast.train.config import (
     apply_overrides,
     config_to_dict,
     load_config,
+    validate_config,
 )
 from pyiqa_fast.train.protocols import PROTOCOLS, Protocol, list_protocols
 from pyiqa_fast.train.trainer import (
@@ -30,7 +31,7 @@ from pyiqa_fast.train.trainer import (
 
 __all__ = [
     "Config", "ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "apply_overrides",
-    "config_to_dict", "load_config", "Protocol", "PROTOCOLS", "list_protocols", "Trainer", "TrainingDivergedError",
-    "SyntheticIQADataset", "default_build_dataset", "lr_at_step", "build_optimizer", "CheckpointMismatchError",
-    "load_checkpoint", "save_checkpoint",
+    "config_to_dict", "load_config", "validate_config", "Protocol", "PROTOCOLS", "list_protocols", "Trainer",
+    "TrainingDivergedError", "SyntheticIQADataset", "default_build_dataset", "lr_at_step", "build_optimizer",
+    "CheckpointError", "CheckpointMismatchError", "load_checkpoint", "save_checkpoint",
 ]

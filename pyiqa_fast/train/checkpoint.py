@@ -4,6 +4,9 @@ Files are written to a temporary file in the destination directory, flushed, ``f
 renamed over the destination (``os.replace``, atomic on POSIX), then the directory is ``fsync``-ed:
 a run killed at any point leaves either the previous checkpoint or the new one, never a torn file.
 Checkpoints load with ``torch.load(weights_only=True)``: they hold only tensors and plain Python data.
+:func:`load_checkpoint` refuses, with a one-line :class:`CheckpointError` naming the file, an empty or
+truncated file, a file that is not a pyiqa_fast checkpoint, one that lacks an entry its user needs,
+and weights or target statistics that are not finite (a diverged or corrupted run).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import tempfile
@@ -20,11 +24,26 @@ import numpy as np
 import torch
 
 __all__ = [
-    "CheckpointMismatchError", "atomic_write_bytes", "save_checkpoint", "load_checkpoint",
-    "capture_rng_state", "restore_rng_state", "model_fingerprint", "check_compatible", "FORMAT_VERSION",
+    "CheckpointError", "CheckpointMismatchError", "atomic_write_bytes", "save_checkpoint", "load_checkpoint",
+    "capture_rng_state", "restore_rng_state", "model_fingerprint", "check_compatible", "state_dict_differences",
+    "FORMAT_VERSION", "WEIGHTS_KEYS", "RESUME_KEYS",
 ]
 
 FORMAT_VERSION = 1
+
+#: Entries of every checkpoint written by the trainer (``model_repeatNN.pt`` holds these and
+#: ``target_stats``): what ``pyiqa-fast eval`` and ``score`` need.
+WEIGHTS_KEYS = ("format", "identity", "model")
+#: Entries a resumable ``checkpoints/last.pt`` holds besides :data:`WEIGHTS_KEYS` (and ``target_stats``).
+RESUME_KEYS = ("config", "repeat", "step", "history", "completed_repeats", "epoch_loss_sum", "epoch_loss_count",
+               "optimizer", "scaler", "rng")
+#: Non-finite tensors listed by name in a refusal (then "and N more").
+_SHOWN = 5
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be used: empty, unreadable, not a pyiqa_fast checkpoint, lacking
+    entries, or holding non-finite weights; the message names the file and what is wrong."""
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -73,22 +92,79 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
+def _nonfinite(tensors: dict[str, Any]) -> list[str]:
+    """``"name (k NaN, j inf of n)"`` for each floating-point tensor of ``tensors`` with non-finite values."""
+    bad = []
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex()) and not bool(t.isfinite().all()):
+            n_nan = int(t.isnan().sum())
+            bad.append(f"{name} ({n_nan} NaN, {int((~t.isfinite()).sum()) - n_nan} inf of {t.numel()})")
+    return bad
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu",
+                    require: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``) and check it.
+
+    Args:
+        path: The file.
+        map_location: As for ``torch.load``.
+        require: Entries the caller needs (e.g. :data:`WEIGHTS_KEYS`, :data:`RESUME_KEYS`); a
+            checkpoint lacking any is refused, naming them.
+
+    Returns:
+        The checkpoint's dict.
 
     Raises:
         FileNotFoundError: No file at ``path``.
-        RuntimeError: The file is not a readable checkpoint.
+        CheckpointError: An empty (0-byte) or truncated/unreadable file, not a pyiqa_fast checkpoint
+            (format :data:`FORMAT_VERSION`), a missing required entry, a ``"model"`` state dict with
+            NaN/inf values (the first tensors named) or non-finite ``target_stats``.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): truncated, or its writer was killed before "
+                              "writing anything")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f"cannot read checkpoint {path}: {e}") from e
+    except Exception as e:  # noqa: BLE001 - torch raises several types for bad files
+        why = " ".join(str(e).split()) or type(e).__name__
+        if len(why) > 300:  # weights_only refusals explain at length; keep the gist on one line
+            why = why[:300] + " …"
+        raise CheckpointError(f"cannot read checkpoint {path} ({size} bytes; truncated or not a torch.save file?): "
+                              f"{why}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-        raise RuntimeError(f"{path} is not a pyiqa_fast training checkpoint (format {FORMAT_VERSION})")
+        found = f"format {state.get('format')!r}" if isinstance(state, dict) else f"a {type(state).__name__}"
+        raise CheckpointError(f"{path} is not a pyiqa_fast training checkpoint (format {FORMAT_VERSION}; it holds "
+                              f"{found})")
+    missing = [k for k in require if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} lacks {', '.join(map(repr, missing))}: a training checkpoint (checkpoints/last.pt) "
+            f"holds {', '.join(WEIGHTS_KEYS + RESUME_KEYS)}, target_stats; a model_repeatNN.pt file holds "
+            f"{', '.join(WEIGHTS_KEYS)}, target_stats (was it edited, or written by another program?)")
+    model = state.get("model")
+    if model is not None:
+        if not isinstance(model, dict):
+            raise CheckpointError(f"checkpoint {path}: 'model' is a {type(model).__name__}, not a state dict")
+        bad = _nonfinite(model)
+        if bad:
+            more = f" and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+            raise CheckpointError(f"checkpoint {path} holds non-finite weights in {len(bad)} of {len(model)} tensors: "
+                                  f"{', '.join(bad[:_SHOWN])}{more}; refusing to use it (saved after the run "
+                                  "diverged, or corrupted)")
+    stats = state.get("target_stats")
+    if stats is not None:
+        ok = isinstance(stats, dict) and all(isinstance(stats.get(k), (int, float)) and math.isfinite(stats[k])
+                                             for k in ("mean", "std")) and stats["std"] > 0
+        if not ok:
+            raise CheckpointError(f"checkpoint {path}: target_stats {stats!r} must hold a finite mean and a finite "
+                                  "std > 0")
     return state
 
 
@@ -160,18 +236,25 @@ def check_compatible(ckpt: dict[str, Any], identity: dict[str, Any], model: torc
     diffs = [f"{k}: checkpoint={theirs.get(k, '<absent>')!r}, current={ours.get(k, '<absent>')!r}"
              for k in sorted(set(theirs) | set(ours)) if theirs.get(k, "<absent>") != ours.get(k, "<absent>")]
     if model is not None and "model" in ckpt:
-        cur = model.state_dict()
-        saved = ckpt["model"]
-        missing = [k for k in cur if k not in saved]
-        extra = [k for k in saved if k not in cur]
-        shapes = [f"{k} {list(saved[k].shape)} vs {list(cur[k].shape)}" for k in cur
-                  if k in saved and saved[k].shape != cur[k].shape]
-        if missing:
-            diffs.append(f"parameters missing from checkpoint ({len(missing)}): {', '.join(missing[:5])}")
-        if extra:
-            diffs.append(f"unexpected parameters in checkpoint ({len(extra)}): {', '.join(extra[:5])}")
-        if shapes:
-            diffs.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes[:5])}")
+        diffs += state_dict_differences(ckpt["model"], model)
     if diffs:
         raise CheckpointMismatchError(f"refusing to resume from {path}: it was written by another model or "
-                                      "config:\n  " + "\n  ".join(diffs))
+                                      "config: " + "; ".join(diffs))
+
+
+def state_dict_differences(saved: dict[str, Any], model: torch.nn.Module) -> list[str]:
+    """Missing, unexpected and differently shaped entries of a saved state dict against ``model``
+    (the first :data:`_SHOWN` of each), one string per kind; empty when ``saved`` fits."""
+    cur = model.state_dict()
+    missing = [k for k in cur if k not in saved]
+    extra = [k for k in saved if k not in cur]
+    shapes = [f"{k} {list(saved[k].shape)} vs {list(cur[k].shape)}" for k in cur
+              if k in saved and hasattr(saved[k], "shape") and saved[k].shape != cur[k].shape]
+    diffs = []
+    if missing:
+        diffs.append(f"parameters missing from checkpoint ({len(missing)}): {', '.join(missing[:_SHOWN])}")
+    if extra:
+        diffs.append(f"unexpected parameters in checkpoint ({len(extra)}): {', '.join(extra[:_SHOWN])}")
+    if shapes:
+        diffs.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes[:_SHOWN])}")
+    return diffs

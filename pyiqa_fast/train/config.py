@@ -11,18 +11,34 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ModelConfig", "DataConfig", "OptimConfig", "TrainConfig", "Config", "ConfigError",
-    "load_config", "apply_overrides", "config_from_dict", "config_to_dict", "default_config_dir",
+    "load_config", "apply_overrides", "config_from_dict", "config_to_dict", "default_config_dir", "validate_config",
 ]
 
 
 class ConfigError(ValueError):
     """A config file or override that cannot be applied (unknown key, bad value, bad syntax)."""
+
+
+def _range(low: float | None = None, *, above: float | None = None, below: float | None = None,
+           length: int | None = None) -> dict[str, Any]:
+    """Field metadata read by :func:`validate_config`: ``value >= low``, ``value > above``,
+    ``value < below`` (for a list: every item) and a list ``length``."""
+    return {"range": {"low": low, "above": above, "below": below, "length": length}}
+
+
+def _at_least(low: float, default: Any) -> Any:
+    return field(default=default, metadata=_range(low))
+
+
+def _positive(default: Any) -> Any:
+    return field(default=default, metadata=_range(above=0))
 
 
 @dataclass
@@ -59,17 +75,17 @@ class DataConfig:
     """
 
     dataset: str = "koniq"
-    root: str = "data/koniq"
+    root: str | None = "data/koniq"
     split: str = "ratio82"
-    resize: list[int] | None = None
-    crop_size: int = 224
-    patch_num: int = 25
+    resize: list[int] | None = field(default=None, metadata=_range(1, length=2))
+    crop_size: int = _at_least(1, 224)
+    patch_num: int = _at_least(1, 25)
     hflip: bool = True
-    batch_size: int = 16
-    eval_batch_size: int = 8
-    num_workers: int = 4
-    synthetic_size: int = 64
-    synthetic_image_size: int = 40
+    batch_size: int = _at_least(1, 16)
+    eval_batch_size: int = _at_least(1, 8)
+    num_workers: int = _at_least(0, 4)
+    synthetic_size: int = _at_least(2, 64)
+    synthetic_image_size: int = _at_least(1, 40)
 
 
 @dataclass
@@ -91,16 +107,16 @@ class OptimConfig:
         loss: ``"smooth_l1"`` (β = 1, DEIQT), ``"mse"`` or ``"l1"``.
     """
 
-    lr: float = 2e-4
-    weight_decay: float = 0.05
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    warmup_epochs: float = 3.0
-    warmup_lr: float = 2e-7
-    decay_epochs: float = 3.0
-    decay_rate: float = 0.1
-    min_lr: float = 2e-7
-    clip_grad: float | None = 5.0
+    lr: float = _positive(2e-4)
+    weight_decay: float = _at_least(0, 0.05)
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999], metadata=_range(0, below=1, length=2))
+    eps: float = _positive(1e-8)
+    warmup_epochs: float = _at_least(0, 3.0)
+    warmup_lr: float = _at_least(0, 2e-7)
+    decay_epochs: float = _positive(3.0)
+    decay_rate: float = _positive(0.1)
+    min_lr: float = _at_least(0, 2e-7)
+    clip_grad: float | None = _at_least(0, 5.0)
     loss: str = "smooth_l1"
 
 
@@ -129,17 +145,17 @@ class TrainConfig:
             Helps models with a bias-free head (DEIQT) trained from scratch on a 0–100 scale.
     """
 
-    epochs: int = 9
-    seed: int = 0
+    epochs: int = _at_least(1, 9)
+    seed: int = _at_least(0, 0)
     amp: bool = True
     deterministic: bool = True
     device: str = "auto"
     out_dir: str = "runs/deiqt"
-    checkpoint_every: int = 0
-    max_steps: int | None = None
-    eval_every: int = 1
+    checkpoint_every: int = _at_least(0, 0)
+    max_steps: int | None = _at_least(1, None)
+    eval_every: int = _at_least(1, 1)
     progress: bool = True
-    log_every: int = 50
+    log_every: int = _at_least(1, 50)
     target_norm: str = "none"
 
 
@@ -176,17 +192,136 @@ def _unknown(key: str, choices: list[str], where: str) -> ConfigError:
     return ConfigError(f"unknown config key {where + '.' if where else ''}{key!r}{hint}")
 
 
-def _coerce(obj: Any, key: str, value: Any) -> Any:
-    """PyYAML reads ``1e-4`` (no dot) as a string: convert strings for float/int fields."""
-    ftype = str({f.name: f.type for f in dataclasses.fields(obj)}[key])
-    if isinstance(value, str) and ("float" in ftype or "int" in ftype):
+def _coerce(obj: Any, key: str, value: Any, where: str = "") -> Any:
+    """PyYAML reads ``1e-4`` (no dot) as a string: convert strings for float/int fields (and the
+    items of a ``list[float]``); :func:`validate_config` checks types and ranges afterwards."""
+    ftype = str({f.name: f.type for f in dataclasses.fields(obj)}[key]).removesuffix(" | None")
+    if isinstance(value, str) and ftype in ("float", "int"):
         try:
-            return float(value) if "float" in ftype else int(value)
-        except ValueError as e:
-            raise ConfigError(f"config key {key!r} expects a number, got {value!r}") from e
-    if isinstance(value, list) and "list[float]" in ftype:
-        return [float(v) for v in value]
+            return float(value) if ftype == "float" else int(value)
+        except ValueError:
+            raise ConfigError(f"config {where or key} must be {'a number' if ftype == 'float' else 'an integer'}; "
+                              f"got {value!r}") from None
+    if isinstance(value, list) and ftype == "list[float]":
+        try:
+            return [float(v) if isinstance(v, str) else v for v in value]
+        except ValueError:
+            raise ConfigError(f"config {where or key} must be a list of numbers; got {value!r}") from None
     return value
+
+
+_SCALARS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _expected(ftype: str, rng: dict[str, Any] | None) -> str:
+    """``"an integer >= 1"``, ``"a list of 2 numbers in [0, 1)"``, ``"a number > 0 or null"`` …"""
+    optional = ftype.endswith(" | None")
+    base = ftype.removesuffix(" | None")
+    item = base[5:-1] if base.startswith("list[") else base
+    text = _SCALARS.get(item, item)
+    if rng:
+        low, above, below = rng["low"], rng["above"], rng["below"]
+        if low is not None and below is not None:
+            text += f" in [{low:g}, {below:g})"
+        elif low is not None:
+            text += f" >= {low:g}"
+        elif above is not None:
+            text += f" > {above:g}"
+    if base.startswith("list["):
+        n = rng["length"] if rng else None
+        text = f"a list of {n if n else ''} {text.replace('an integer', 'integers').replace('a number', 'numbers')}"
+        text = text.replace("  ", " ")
+    return text + (" or null" if optional else "")
+
+
+def _scalar_ok(item: str, value: Any) -> bool:
+    if item == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if item == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if item == "bool":
+        return isinstance(value, bool)
+    if item == "str":
+        return isinstance(value, str)
+    return True  # dict[...] and Any: free-form
+
+
+def _in_range(rng: dict[str, Any] | None, value: Any) -> bool:
+    if not rng:
+        return True
+    return not ((rng["low"] is not None and value < rng["low"]) or (rng["above"] is not None and value <= rng["above"])
+                or (rng["below"] is not None and value >= rng["below"]))
+
+
+def _check_field(where: str, f: dataclasses.Field, value: Any) -> None:
+    ftype = str(f.type)
+    rng = f.metadata.get("range")
+    if value is None and ftype.endswith(" | None"):
+        return
+    base = ftype.removesuffix(" | None")
+    if base.startswith("dict["):
+        ok = isinstance(value, dict)
+    elif base.startswith("list["):
+        item = base[5:-1]
+        ok = isinstance(value, (list, tuple)) and (not rng or not rng["length"] or len(value) == rng["length"]) \
+            and all(_scalar_ok(item, v) and _in_range(rng, v) for v in value)
+    else:
+        ok = _scalar_ok(base, value) and (base not in ("int", "float") or _in_range(rng, value))
+    if not ok:
+        raise ConfigError(f"config {where} must be {_expected(ftype, rng)}; got {value!r}")
+
+
+def validate_config(cfg: Config) -> Config:
+    """Check every field's type and range, the loss, the target normalisation and the protocol.
+
+    Ranges are the ``range`` metadata of the dataclass fields (``data.batch_size >= 1``,
+    ``optim.lr > 0``, ``data.num_workers >= 0`` …), the one place they are defined.
+
+    Args:
+        cfg: The config.
+
+    Returns:
+        ``cfg``.
+
+    Raises:
+        ConfigError: The first bad field, as ``config <section>.<key> must be <expected>; got <value>``.
+
+    Example:
+        >>> validate_config(apply_overrides(Config(), ["train.epochs=0"]))
+        Traceback (most recent call last):
+        ...
+        pyiqa_fast.train.config.ConfigError: config train.epochs must be an integer >= 1; got 0
+    """
+    from pyiqa_fast.train.protocols import Protocol
+
+    for section in _SECTIONS:
+        obj = getattr(cfg, section)
+        for f in dataclasses.fields(obj):
+            _check_field(f"{section}.{f.name}", f, getattr(obj, f.name))
+    if not isinstance(cfg.protocol, str):
+        raise ConfigError(f"config protocol must be a preset name (a string); got {cfg.protocol!r}")
+    if not isinstance(cfg.protocol_overrides, dict):
+        raise ConfigError(f"config protocol_overrides must be a mapping; got {cfg.protocol_overrides!r}")
+    names = [f.name for f in dataclasses.fields(Protocol)]
+    for key in cfg.protocol_overrides:
+        if key not in names:
+            raise _unknown(key, names, "protocol_overrides")
+    try:
+        Protocol.preset(cfg.protocol, **cfg.protocol_overrides)
+    except KeyError as e:
+        raise ConfigError(f"config protocol: {e.args[0]}") from None
+    except (TypeError, ValueError) as e:
+        msg = str(e)  # "Protocol.<field> must be …, got …"
+        raise ConfigError(f"config {msg.replace('Protocol.', 'protocol_overrides.', 1)}"
+                          if msg.startswith("Protocol.") else f"config protocol_overrides: {msg}") from None
+    from pyiqa_fast.train.trainer import LOSSES, TARGET_NORMS
+
+    if cfg.optim.loss not in LOSSES:
+        raise ConfigError(f"config optim.loss must be one of {', '.join(LOSSES)}; got {cfg.optim.loss!r}")
+    if cfg.train.target_norm not in TARGET_NORMS:
+        raise ConfigError(f"config train.target_norm must be one of {', '.join(TARGET_NORMS)}; "
+                          f"got {cfg.train.target_norm!r}")
+    return cfg
 
 
 def config_from_dict(d: dict[str, Any] | None) -> Config:
@@ -199,12 +334,15 @@ def config_from_dict(d: dict[str, Any] | None) -> Config:
         The config.
 
     Raises:
-        ConfigError: On unknown keys or a non-mapping section.
+        ConfigError: On unknown keys, a non-mapping section, or a value that is not a number where
+            one is expected (types and ranges: :func:`validate_config`).
 
     Example:
         >>> config_from_dict({"train": {"epochs": 2}}).train.epochs
         2
     """
+    if d is not None and not isinstance(d, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(d).__name__}")
     d = dict(d or {})
     cfg = Config()
     top = [f.name for f in dataclasses.fields(Config)]
@@ -219,8 +357,10 @@ def config_from_dict(d: dict[str, Any] | None) -> Config:
             for k, v in value.items():
                 if k not in names:
                     raise _unknown(k, names, key)
-                setattr(section, k, _coerce(section, k, v))
+                setattr(section, k, _coerce(section, k, v, f"{key}.{k}"))
         elif key == "protocol_overrides":
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"config protocol_overrides must be a mapping, got {type(value).__name__}")
             cfg.protocol_overrides = dict(value or {})
         else:
             setattr(cfg, key, value)
@@ -232,7 +372,15 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def _parse_value(text: str) -> Any:
+def _yaml_problem(e: Exception) -> str:
+    """``line L, column C: <what PyYAML said>`` (1-based) of a YAML error, on one line."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    what = " ".join(str(x) for x in (getattr(e, "context", None), getattr(e, "problem", None)) if x) or str(e)
+    what = " ".join(what.split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark is not None else what
+
+
+def _parse_value(text: str, item: str = "") -> Any:
     try:
         import yaml
     except ImportError:  # pragma: no cover - yaml is a dependency of the train extra
@@ -240,7 +388,10 @@ def _parse_value(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             return text
-    return yaml.safe_load(text) if text.strip() else ""
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
 
 
 def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...] | None) -> Config:
@@ -268,7 +419,7 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...] | None) 
         keys = [k for k in path.strip().split(".") if k]
         if not keys:
             raise ConfigError(f"override {item!r} has an empty key")
-        value = _parse_value(text)
+        value = _parse_value(text, item)
         obj: Any = cfg
         for depth, key in enumerate(keys[:-1]):
             if isinstance(obj, dict):
@@ -289,7 +440,7 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...] | None) 
                 raise _unknown(last, names, ".".join(keys[:-1]))
             if dataclasses.is_dataclass(getattr(obj, last)):
                 raise ConfigError(f"override {item!r} targets a whole section; set its keys instead")
-            setattr(obj, last, _coerce(obj, last, value))
+            setattr(obj, last, _coerce(obj, last, value, ".".join(keys)))
         else:
             raise ConfigError(f"override {item!r}: {'.'.join(keys[:-1])} is not a mapping")
     return cfg
@@ -312,7 +463,8 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
 
     Raises:
         FileNotFoundError: The file does not exist (the message lists the shipped configs).
-        ConfigError: Bad content.
+        ConfigError: Bad content: invalid YAML/JSON (file, line and column, what the parser said),
+            an unknown key, or a value of the wrong type or out of range (:func:`validate_config`).
     """
     data: dict[str, Any] = {}
     if path is not None:
@@ -324,16 +476,25 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
             else:
                 names = sorted(f[:-5] for f in os.listdir(default_config_dir()) if f.endswith(".yaml"))
                 raise FileNotFoundError(f"config {p!r} not found; shipped configs: {', '.join(names)}")
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
+        try:
+            with open(p, encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config {p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         if p.endswith(".json"):
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"config {p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
         else:
             try:
                 import yaml
             except ImportError as e:
                 raise ImportError("reading YAML configs needs PyYAML: pip install pyyaml") from e
-            data = yaml.safe_load(text) or {}
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"config {p}: invalid YAML at {_yaml_problem(e)}") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"config {p!r} must hold a mapping at the top level")
-    return apply_overrides(config_from_dict(data), overrides)
+            raise ConfigError(f"config {p!r} must hold a mapping at the top level, not {type(data).__name__}")
+    return validate_config(apply_overrides(config_from_dict(data), overrides))

@@ -63,10 +63,13 @@ class Protocol:
             raise ValueError(f"Protocol.select must be one of {_SELECT}, got {self.select!r}")
         if self.test_crop_mode not in _CROPS:
             raise ValueError(f"Protocol.test_crop_mode must be one of {_CROPS}, got {self.test_crop_mode!r}")
-        if self.repeats < 1 or self.test_crops < 1:
-            raise ValueError("Protocol.repeats and Protocol.test_crops must be >= 1")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError(f"Protocol.train_fraction must be in (0, 1), got {self.train_fraction}")
+        for name in ("repeats", "test_crops"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Protocol.{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.train_fraction, (int, float)) or isinstance(self.train_fraction, bool) \
+                or not 0.0 < self.train_fraction < 1.0:
+            raise ValueError(f"Protocol.train_fraction must be a number in (0, 1), got {self.train_fraction!r}")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Protocol:

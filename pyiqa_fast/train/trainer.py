@@ -29,6 +29,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from pyiqa_fast.train.checkpoint import (
     FORMAT_VERSION,
+    RESUME_KEYS,
+    WEIGHTS_KEYS,
     atomic_write_bytes,
     capture_rng_state,
     check_compatible,
@@ -37,7 +39,7 @@ from pyiqa_fast.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from pyiqa_fast.train.config import Config, config_to_dict
+from pyiqa_fast.train.config import Config, config_to_dict, validate_config
 from pyiqa_fast.train.distributed import DistInfo, all_gather_objects, barrier, init_distributed
 from pyiqa_fast.train.protocols import Protocol, aggregate, select_epoch
 
@@ -116,10 +118,16 @@ def default_build_dataset(cfg: Config, phase: str, repeat: int) -> Dataset:
     except ImportError as e:
         raise ImportError(f"dataset {d.dataset!r} needs pyiqa_fast.data.load_dataset, which is not available; "
                           "pass train/eval datasets to Trainer or use data.dataset=synthetic") from e
+    from pyiqa_fast.data.catalogue import get_dataset_info
+    from pyiqa_fast.data.transforms import Resize
+
     split = f"{d.split}_seed{cfg.train.seed}_split{repeat:02d}" if d.split == "ratio82" else d.split
     kwargs: dict[str, Any] = {"split": split, "phase": phase, "dtype": "float"}  # the model takes [0, 1]
     if d.resize:
-        kwargs["resize"] = tuple(d.resize)
+        if get_dataset_info(d.dataset).name == "skimage-synth":
+            kwargs["resize"] = tuple(d.resize)  # generated at that size
+        else:  # a release read from files: resized per item (a dataset option "resize" does not exist)
+            kwargs["transform"] = Resize(tuple(d.resize))
     return load_dataset(d.dataset, d.root, **kwargs)
 
 
@@ -308,6 +316,10 @@ class Trainer:
     Under ``torchrun`` the process group is joined on construction (see
     :mod:`pyiqa_fast.train.distributed`); ``data.batch_size`` is per process.
 
+    Raises:
+        ConfigError: A config field of the wrong type or out of range, an unknown loss, target
+            normalisation or protocol (:func:`~pyiqa_fast.train.config.validate_config`).
+
     Example:
         >>> from pyiqa_fast.train import Trainer, load_config
         >>> cfg = load_config("deiqt_demo", ["train.epochs=1", "train.out_dir=/tmp/demo"])  # doctest: +SKIP
@@ -317,10 +329,8 @@ class Trainer:
     def __init__(self, cfg: Config, *, train_dataset: Dataset | None = None, eval_dataset: Dataset | None = None,
                  build_dataset: Callable[[Config, str, int], Dataset] | None = None,
                  model_factory: Callable[[Config], nn.Module] | None = None) -> None:
-        self.cfg = cfg
+        self.cfg = validate_config(cfg)
         self.protocol = Protocol.preset(cfg.protocol, **cfg.protocol_overrides)
-        if cfg.optim.loss not in LOSSES:
-            raise ValueError(f"unknown loss {cfg.optim.loss!r}; available: {', '.join(LOSSES)}")
         dev = cfg.train.device
         if dev == "auto":
             dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -337,9 +347,6 @@ class Trainer:
         self.last_checkpoint: str | None = None
         self.messages: list[str] = []
         self.model: nn.Module | None = None
-        if cfg.train.target_norm not in TARGET_NORMS:
-            raise ValueError(f"unknown train.target_norm {cfg.train.target_norm!r}; "
-                             f"available: {', '.join(TARGET_NORMS)}")
         #: The target normalisation in use (``None``: raw MOS); set by :meth:`fit`, or by hand (from a
         #: checkpoint's ``"target_stats"``) before :meth:`evaluate`.
         self.target_stats: dict[str, Any] | None = None
@@ -456,12 +463,14 @@ class Trainer:
         Raises:
             TrainingDivergedError: Non-finite loss (names the step and the last checkpoint).
             CheckpointMismatchError: The checkpoint belongs to another model or config.
+            CheckpointError: The checkpoint is empty, unreadable, lacks entries of a resumable
+                checkpoint, or holds non-finite weights.
         """
         ckpt = None
         if resume:
             path = self.ckpt_path if resume is True else os.fspath(resume)
             if resume is not True or os.path.exists(path):
-                ckpt = load_checkpoint(path)
+                ckpt = load_checkpoint(path, require=WEIGHTS_KEYS + RESUME_KEYS)
                 self.last_checkpoint = path
                 self._log(f"resuming from {path} (repeat {ckpt['repeat']}, step {ckpt['step']})")
         prev_det = torch.are_deterministic_algorithms_enabled()
