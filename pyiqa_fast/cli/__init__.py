@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 return run_grid(args.image, args.out, args.preset, args.types, args.size, args.seed,
                                 args.block_example, args.backend)
             return run_list(args.preset, args.types)
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
-        print(f"pyiqa-fast {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, RuntimeError, OSError, KeyError, ImportError) as exc:
+        from pyiqa_fast.utils.errors import error_message
+
+        print(f"pyiqa-fast {args.command}: error: {error_message(exc)}", file=sys.stderr)
         return 2
     return 0  # unreachable: argparse requires a known command

@@ -22,13 +22,15 @@ HEADER_H = 22
 
 
 def load_photo(image: str, size: int) -> torch.Tensor:
-    """Tensor[3, size, size] in [0, 1]: a file, or a scikit-image photo by name (``astronaut``…),
-    centre-cropped to a square and resized (Pillow bicubic)."""
+    """Tensor[3, size, size] in [0, 1]: a file (read by :func:`pyiqa_fast.data.images.read_image`), or
+    a scikit-image photo by name (``astronaut``…), centre-cropped to a square and resized (Pillow bicubic)."""
     from PIL import Image
 
+    from pyiqa_fast.data.images import read_image
+
     path = Path(image)
-    if path.exists():
-        pil = Image.open(path).convert("RGB")
+    if path.exists():  # any mode to 8-bit RGB, or refused with the reason
+        pil = Image.fromarray(read_image(path).permute(1, 2, 0).numpy())
     else:
         try:
             from skimage import data
@@ -155,11 +157,11 @@ def run_distort(image: str, out: str, types: list[str], levels: list[int], prese
     if len(types) != rows * cols or len(levels) != rows * cols:
         raise ValueError(f"--type and --level need {rows * cols} value(s) each for partition {partition or 'whole'}, "
                          f"got {len(types)} and {len(levels)}")
+    from pyiqa_fast.data.images import read_image
+
     path = Path(image)
     if path.exists():
-        with Image.open(path) as pil:
-            array = torch.frombuffer(bytearray(pil.convert("RGB").tobytes()), dtype=torch.uint8)
-            x = array.view(pil.height, pil.width, 3).permute(2, 0, 1).unsqueeze(0)
+        x = read_image(path).unsqueeze(0)  # any mode to 8-bit RGB, or refused with the reason
     else:
         photo = load_photo(image, 512)  # a scikit-image photo name (errors name the argument)
         x = (photo * 255 + 0.5).to(torch.uint8).unsqueeze(0)

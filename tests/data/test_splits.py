@@ -236,7 +236,7 @@ def test_prepare_refuses_a_duplicate_image_name(tmp_path, capsys):
     _kadid_row(tmp_path, 4, dist_img="I01_01_01.png")  # line 2 lists it already
     assert main(["prepare", "kadid10k", "--root", str(tmp_path), "--no-count-check", "-q"]) == 2
     err = capsys.readouterr().err.strip()
-    assert f"dmos.csv:4: image 'images/I01_01_01.png' is listed again (first at line 2)" in err and "\n" not in err
+    assert "dmos.csv:4: image 'images/I01_01_01.png' is listed again (first at line 2)" in err and "\n" not in err
     assert not (tmp_path / "meta_info_kadid10k.csv").exists()
 
 
