@@ -14,8 +14,10 @@ backend that can run here, timed and checked against the float64 reference.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -60,6 +62,9 @@ def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = Non
     trainer = Trainer(cfg, train_dataset=train_ds, eval_dataset=test_ds)
     results = trainer.fit()
     wall = time.perf_counter() - t0
+    if results.get("stopped_early"):  # train.max_steps: nothing evaluated yet
+        print(f"stopped early (train.max_steps) after {wall:.1f} s; checkpoint {trainer.ckpt_path}")
+        return results
     rep = results["repeats"][0]
     sel = rep["selected"]
     n_params = sum(p.numel() for p in trainer.model.parameters()) if trainer.model is not None else 0
@@ -81,13 +86,23 @@ def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = Non
 def run_demo(batch_size: int = 4096, repeats: int = 20, *, train: bool = True, ops: bool = False,
              quick: bool = False, config: str = "deiqt_demo", overrides: list[str] | None = None,
              out_dir: str | None = None) -> int:
-    """``pyiqa-fast demo``: the training demo, then (``ops``) the per-op kernel comparison."""
+    """``pyiqa-fast demo``: the training demo, then (``ops``) the per-op kernel comparison.
+
+    Returns:
+        0, or 1 when the demo's held-out SRCC/PLCC is not a number (one line on stderr).
+    """
     if batch_size < 2:
         raise ValueError(f"--batch-size must be >= 2, got {batch_size}")
     if repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {repeats}")
     if train:
-        run_train_demo(config, overrides, out_dir, quick=quick)
+        results = run_train_demo(config, overrides, out_dir, quick=quick)
+        selected = (results.get("repeats") or [{}])[0].get("selected") or {}
+        bad = [k.upper() for k in ("srcc", "plcc") if k in selected and not math.isfinite(selected[k])]
+        if bad:
+            print(f"pyiqa-fast demo: the result is not a number ({', '.join(bad)} NaN: constant predictions?); see "
+                  f"{os.path.join(results['config']['train']['out_dir'], 'results.json')}", file=sys.stderr)
+            return 1
     if ops:
         if train:
             print()

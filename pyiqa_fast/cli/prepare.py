@@ -41,6 +41,24 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _read_manifest(manifest: Path) -> dict[str, str]:
+    """``{name: sha256}`` of a ``<sha256>  <name>`` manifest; a malformed line is an error naming it."""
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"checksum manifest {manifest} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    expected: dict[str, str] = {}
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, _, name = line.partition("  ")
+        if not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+            raise ValueError(f"{manifest}:{line_no}: expected '<64 hex digits>  <image name>', got {line!r} "
+                             "(delete the file to write a new manifest)")
+        expected[name] = digest.lower()
+    return expected
+
+
 def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, seed: int = 3407,
                 repeats: int = 10, verify: bool = True, on_error: str = "raise", check_count: bool = True,
                 checksums: bool = False, options: dict[str, Any] | None = None, quiet: bool = False) -> int:
@@ -64,18 +82,22 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
         0 on success, 1 when a checksum differs.
 
     Raises:
-        DatasetLayoutError, ValueError, OSError: As :func:`pyiqa_fast.data.load_dataset`.
+        DatasetLayoutError, ValueError, OSError: As :func:`pyiqa_fast.data.load_dataset` (labels that
+            are not finite numbers, an image listed twice: ``file:line`` and the value); bad
+            ``repeats``/``seed``; a malformed checksum manifest (``file:line``).
     """
     info = get_dataset_info(dataset)
     root = Path(root).expanduser()
     out_dir = Path(out).expanduser() if out is not None else root
     options = dict(options or {})
     if not 1 <= repeats <= 100:
-        raise ValueError(f"repeats must be in 1..100; got {repeats}")
+        raise ValueError(f"repeats (--repeats) must be in 1..100; got {repeats}")
+    if seed < 0:
+        raise ValueError(f"seed (--seed) must be >= 0; got {seed}")
 
+    records = read_official(info.name, root, check_count=check_count, **options)  # labels first: cheap
     ds = load_dataset(info.name, root, check_count=check_count, on_error=on_error, verify=verify, **options)
     kept = {r.name for r in ds.records}
-    records = read_official(info.name, root, check_count=check_count, **options)
     keys = [(r.ref_name or r.name) if info.synthetic else r.name for r in records]
     columns = [split_name(seed, k) for k in range(repeats)]
     for col, k in zip(columns, range(repeats), strict=True):
@@ -85,17 +107,13 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
     for col in (["official_split"] if any("official_split" in r.splits for r in records) else []) + columns:
         check_split([r.splits.get(col, "") for r in records], col, need=("train",) if col == "official_split"
                     else ("train", "test"))
+    manifest = out_dir / f"{info.name}.sha256"
+    expected = _read_manifest(manifest) if checksums and manifest.is_file() else None  # before writing anything
     path = write_meta_csv(records, out_dir / f"meta_info_{info.name}.csv", synthetic=info.synthetic)
 
     status = 0
     if checksums:
-        manifest = out_dir / f"{info.name}.sha256"
-        if manifest.is_file():
-            expected = {}
-            for line in manifest.read_text().splitlines():
-                digest, _, name = line.partition("  ")
-                if name:
-                    expected[name] = digest
+        if expected is not None:
             bad = [r.name for r in records if r.name in expected and _sha256(root / r.name) != expected[r.name]]
             absent = [r.name for r in records if r.name not in expected]
             if bad or absent:
@@ -103,7 +121,7 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
                 print(f"pyiqa-fast prepare: {len(bad)} checksum mismatch(es) {bad[:5]}, {len(absent)} image(s) not in "
                       f"{manifest} {absent[:5]}", file=sys.stderr)
         else:
-            manifest.write_text("".join(f"{_sha256(root / r.name)}  {r.name}\n" for r in records))
+            manifest.write_text("".join(f"{_sha256(root / r.name)}  {r.name}\n" for r in records), encoding="utf-8")
 
     if not quiet:
         mos = ds.mos

@@ -174,7 +174,8 @@ def _check_size(img: torch.Tensor, c: int) -> None:
     if img.ndim != 3 or img.shape[0] != 3:
         raise ValueError(f"dataset images must be Tensor[3, H, W] float; got shape {tuple(img.shape)}")
     if img.shape[1] < c or img.shape[2] < c:
-        raise ValueError(f"image {tuple(img.shape)} is smaller than crop_size {c}; resize it in the dataset")
+        raise ValueError(f"a dataset image of {img.shape[2]}x{img.shape[1]} pixels is smaller than data.crop_size {c}; "
+                         "lower data.crop_size or enlarge the images (data.resize)")
 
 
 class _TrainCrops(Dataset):
@@ -227,6 +228,17 @@ class _TestCrops(Dataset):
             base = [centre] if self.mode == "center" else five
             offs = [base[j % len(base)] for j in range(self.k)]
         return i, torch.stack([img[:, t:t + c, s:s + c] for t, s in offs]), mos
+
+
+#: Test images a correlation (SRCC/PLCC/KRCC) needs.
+MIN_TEST_IMAGES = 2
+
+
+def _check_test_set(ds: Dataset, what: str) -> None:
+    n = len(ds)  # type: ignore[arg-type]
+    if n < MIN_TEST_IMAGES:
+        raise ValueError(f"{what} has {n} image(s); SRCC/PLCC need at least {MIN_TEST_IMAGES} (a larger data set or "
+                         "data.synthetic_size, or another split)")
 
 
 def _collate_train(batch: list[tuple[torch.Tensor, float]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -409,10 +421,14 @@ class Trainer:
 
         Returns:
             ``{"srcc", "plcc", "krcc", "rmse", "n"}`` (identical on every rank).
+
+        Raises:
+            ValueError: Fewer than :data:`MIN_TEST_IMAGES` test images.
         """
         from pyiqa_fast.metrics import krcc, plcc, rmse, srcc
 
         p, c = self.protocol, self.cfg
+        _check_test_set(dataset, "the test set")
         crops = _TestCrops(dataset, c.data.crop_size, p.test_crops, p.test_crop_mode, c.train.seed)
         mine = list(range(self.dist.rank, len(crops), self.dist.world_size))
         loader = DataLoader(Subset(crops, mine), batch_size=c.data.eval_batch_size, shuffle=False,
@@ -520,6 +536,7 @@ class Trainer:
                     results: dict[str, Any]) -> dict[str, Any] | None:
         cfg, p, info = self.cfg, self.protocol, self.dist
         train_ds, eval_ds = self._datasets(repeat)
+        _check_test_set(eval_ds, f"the test set of repeat {repeat}")  # before any training
         # the stats of this repeat's training set; a resume keeps the checkpoint's
         if ckpt is not None and "target_stats" in ckpt:
             stats = ckpt["target_stats"]

@@ -254,3 +254,13 @@ def test_dataloader_worker_errors_are_the_original_message(tmp_path):
     assert "Traceback" in str(err.value)  # what torch re-raises
     assert error_message(err.value) == f"KonIQ-10k: {tmp_path}/x.png: cannot decode image file: truncated"
     assert error_message(KeyError("unknown 'x'")) == "unknown 'x'"
+
+
+def test_demo_stopped_early_or_with_a_nan_result(tmp_path, monkeypatch, capsys):
+    assert main(["demo", "--quick", "--set", "train.max_steps=1", "-o", str(tmp_path / "a")]) == 0  # was IndexError
+    assert "stopped early (train.max_steps)" in capsys.readouterr().out
+    monkeypatch.setattr(Trainer, "_make_model", lambda self: _Constant())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["demo", "--quick", "--set", "train.epochs=1", "-o", str(tmp_path / "b")]) == 1
+    assert "pyiqa-fast demo: the result is not a number (SRCC, PLCC NaN" in _err(capsys)

@@ -51,3 +51,11 @@ def test_resize_of_a_dataset_read_from_files(tmp_path, monkeypatch):
     ds = default_build_dataset(cfg, "train", 0)  # was: TypeError unknown option(s) ['resize']
     img = ds[0]["img"]
     assert img.dtype == torch.float32 and tuple(img.shape) == (3, 16, 20)
+
+
+def test_too_small_test_set_or_images_are_named_before_training(tmp_path):
+    with pytest.raises(ValueError, match=r"the test set of repeat 0 has 1 image\(s\); SRCC/PLCC need at least 2"):
+        Trainer(tiny_config(tmp_path, "data.synthetic_size=3", "data.batch_size=1"), model_factory=tiny_factory).fit()
+    assert not (tmp_path / "checkpoints").exists()
+    with pytest.raises(ValueError, match=r"a dataset image of 20x20 pixels is smaller than data.crop_size 24; lower"):
+        Trainer(tiny_config(tmp_path, "data.crop_size=24"), model_factory=tiny_factory).fit()
