@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ PHOTOS: tuple[str, ...] = ("astronaut", "coffee", "chelsea", "rocket", "motorcyc
                            "retina", "hubble_deep_field")
 
 _MEMORY: dict[str, dict[str, Any]] = {}
+#: Entries of a cache file; one lacking any (or unreadable) is regenerated, with a warning.
+_CACHE_KEYS = frozenset({"images", "mos", "names", "refs", "references", "photos"})
 
 
 def _photo(name: str) -> np.ndarray:
@@ -162,9 +165,15 @@ def generate(photos: Sequence[str] = PHOTOS, size: int = 256, seed: int = 0, typ
         return _MEMORY[key]
     path = Path(root).expanduser() / f"skimage_synth_{key}.pt" if root is not None else None
     if path is not None and path.is_file():
-        data = torch.load(path, weights_only=True)
-        _MEMORY[key] = data
-        return data
+        try:
+            data = torch.load(path, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - an empty, truncated or foreign file: a cache miss
+            data = f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        if isinstance(data, dict) and _CACHE_KEYS <= set(data):
+            _MEMORY[key] = data
+            return data
+        why = data if isinstance(data, str) else "not a skimage-synth cache"
+        warnings.warn(f"skimage-synth: ignoring the cache file {path}: {why}; regenerating it", stacklevel=2)
     names_t = list_distortions(preset=preset, types=types)
     clean = torch.stack([_reference(p, size) for p in photos])  # [R, 3, S, S] float, 8-bit values
     r = len(photos)

@@ -40,6 +40,24 @@ def test_deterministic_and_disk_cache(tmp_path):
     assert not torch.equal(a["images"], generate(PHOTOS[:2], 64, seed=4)["images"])
 
 
+def test_a_broken_cache_file_is_regenerated(tmp_path):
+    from pyiqa_fast.data import synth
+
+    synth._MEMORY.clear()  # written to the folder only when generated
+    a = generate(PHOTOS[:2], 64, seed=3, root=tmp_path)
+    (cache,) = tmp_path.glob("skimage_synth_*.pt")
+    for broken in (b"", cache.read_bytes()[:500]):
+        cache.write_bytes(broken)
+        synth._MEMORY.clear()
+        with pytest.warns(UserWarning, match=f"ignoring the cache file {cache}: unreadable"):
+            b = generate(PHOTOS[:2], 64, seed=3, root=tmp_path)
+        assert torch.equal(a["images"], b["images"]) and cache.stat().st_size > 1000  # rewritten
+    torch.save({"images": 1}, cache)
+    synth._MEMORY.clear()
+    with pytest.warns(UserWarning, match="not a skimage-synth cache"):
+        generate(PHOTOS[:2], 64, seed=3, root=tmp_path)
+
+
 def test_splits_are_disjoint_by_reference_and_seeded():
     split = "ratio82_seed0_split00"
     tr = load_dataset("skimage-synth", None, split=split, phase="train", **OPTS)
