@@ -12,9 +12,8 @@ from pathlib import Path
 import torch
 
 from pyiqa_fast.distortions import SPECS, BlockDegradation, list_distortions, sample_params
-from pyiqa_fast.distortions.params import PARTITIONS, block_bounds
+from pyiqa_fast.distortions.params import block_bounds
 from pyiqa_fast.distortions.registry import type_list
-from pyiqa_fast.ops.distort.api import MIN_REGION
 
 TILE_GAP = 4
 LABEL_W = 190
@@ -58,11 +57,6 @@ def _to_pil(img: torch.Tensor):
     return Image.fromarray(array)
 
 
-def _fits(type_id: int, height: int, width: int) -> bool:
-    min_h, min_w = MIN_REGION.get(type_id, (0, 0))
-    return min_h <= height and min_w <= width
-
-
 def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24", columns: int = 2,
               seed: int = 0, block_example: bool = True, backend: str = "auto"):
     """A PIL image: every type of ``types`` at its five levels on ``photo`` (Tensor[3, S, S])."""
@@ -101,10 +95,9 @@ def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24
         canvas.paste(_to_pil(photo), (LABEL_W, y0))
         g = torch.Generator().manual_seed(seed)
         for j, partition in enumerate(("vertical", "horizontal", "grid2x2")):
-            # Types with a minimum region (non_eccentricity: 49 px) only where the blocks are big enough.
-            rows, cols = PARTITIONS[partition]
-            fits = [i for i in ids if _fits(i, size // rows, size // cols)]
-            bdm = BlockDegradation(partition, types=tuple(fits), preset=preset, backend=backend)
+            # BlockDegradation draws only the types that fit its blocks (non_eccentricity: 49 px);
+            # patch_size 1: the tile needs no token map.
+            bdm = BlockDegradation(partition, types=tuple(ids), preset=preset, patch_size=1, backend=backend)
             result = bdm(photo.unsqueeze(0), generator=g)
             x0 = LABEL_W + (j + 1) * (size + TILE_GAP)
             canvas.paste(_to_pil(result.degraded[0]), (x0, y0))
@@ -120,8 +113,9 @@ def draw_grid(photo: torch.Tensor, preset: str = "reiqa", types: str = "shdiqa24
 
 def run_grid(image: str, out: str, preset: str, types: str, size: int, seed: int, block_example: bool,
              backend: str) -> int:
-    if size < 49:
-        raise ValueError(f"--size must be >= 49 (non_eccentricity's minimum), got {size}")
+    largest = max(SPECS, key=lambda s: s.min_region)
+    if size < max(largest.min_region):
+        raise ValueError(f"--size must be >= {max(largest.min_region)} ({largest.name}'s minimum region), got {size}")
     canvas = draw_grid(load_photo(image, size), preset=preset, types=types, seed=seed, block_example=block_example,
                        backend=backend)
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,6 @@ BACKENDS = OpBackends(
     auto_order={"cuda": ("cuda", "triton", "reference"), "cpu": ("cpu", "reference")},
 )
 
-# Smallest region (height, width) per type id that needs more than a pixel (registry.MIN_REGION).
-MIN_REGION = {s.id: s.min_region for s in SPECS if s.min_region != (1, 1)}
-
-
 def distort(
     x: Tensor,
     params: DistortionParams,
