@@ -8,7 +8,7 @@ from torch import Tensor
 from pyiqa_fast import _native
 from pyiqa_fast._backends import OpBackends
 from pyiqa_fast.distortions.params import DistortionParams, validate_params
-from pyiqa_fast.distortions.registry import PRESET_IDS, SPECS
+from pyiqa_fast.distortions.registry import PRESET_IDS
 from pyiqa_fast.ops.distort.impl import cpu, cuda, reference, triton
 
 OP = "distort"
