@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pyiqa_fast import _native
+from pyiqa_fast import BackendUnavailableError, _native
 from pyiqa_fast.ops import block_attention, dsm_pool
 
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # cpu: the interpreter
-DEVICE_OF = {"reference": "cpu", "cpu": "cpu", "triton": TRITON_DEVICE, "cuda": "cuda"}
+DEVICE_OF = {"reference": "cpu", "auto": "cpu", "cpu": "cpu", "triton": TRITON_DEVICE, "cuda": "cuda"}
 ALL = ["reference", "cpu", "triton", pytest.param("cuda", marks=pytest.mark.needs_cuda)]
 
 
@@ -50,11 +50,25 @@ def attend(backend, ids):
     return block_attention(q, k, v, groups, groups, backend=backend).cpu()
 
 
-@pytest.mark.parametrize("backend", ["cpu", "triton", pytest.param("cuda", marks=pytest.mark.needs_cuda)])
+@pytest.mark.parametrize("backend", ["cpu", "triton"])
 @pytest.mark.parametrize("big", [2**31, 2**32])
-def test_block_attention_ids_beyond_int32_are_refused(backend, big):
-    with pytest.raises(ValueError, match=r"group ids must be below 2\^31|q_groups must be ids below 2\^31"):
+def test_block_attention_host_ids_beyond_int32_make_the_kernels_unavailable(backend, big):
+    with pytest.raises(BackendUnavailableError, match=rf"compares group ids as int32, got id {big} >= 2\^31"):
         attend(backend, [0, big, 1, 0])
+
+
+def test_block_attention_auto_takes_the_reference_for_ids_beyond_int32():
+    assert torch.equal(attend("auto", [0, 2**32, 1, 0]), attend("reference", [0, 2**32, 1, 0]))
+
+
+@pytest.mark.parametrize("big", [2**31, 2**32])
+def test_block_attention_compiled_op_refuses_ids_beyond_int32_itself(big):
+    # A direct call of the compiled op (no backend selection) must not truncate either.
+    _native.load_native()
+    q = torch.randn(1, 1, 4, 8)
+    groups = torch.tensor([0, big, 1, 0])
+    with pytest.raises(ValueError, match=rf"q_groups must be ids below 2\^31 .*got {big}"):
+        torch.ops.pyiqa_fast.block_attention(q, q, q, groups, groups, 1.0)
 
 
 def test_block_attention_reference_keeps_int64_ids_apart():

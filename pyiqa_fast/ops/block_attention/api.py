@@ -112,6 +112,14 @@ def _check_groups(name: str, groups: object, length: int, q: Tensor) -> Tensor:
     return groups
 
 
+def _host_id_max(*groups: Tensor) -> int | None:
+    """The largest id of host groups wider than int32 (the compiled backends' limit); None when the
+    ids fit by their dtype or live on a GPU (finding it there would synchronise)."""
+    wide = [g for g in groups if g.numel() and g.device.type == "cpu" and g.dtype in (torch.int64, torch.uint64,
+                                                                                      torch.uint32)]
+    return max(int(g.max()) for g in wide) if wide and not torch.compiler.is_compiling() else None
+
+
 def block_attention(
     q: Tensor,
     k: Tensor,
@@ -136,7 +144,9 @@ def block_attention(
         k: Tensor[B, H, Nk, d] of keys, q's dtype and device.
         v: Tensor[B, H, Nk, d] of values.
         q_groups: Tensor[Nq] (shared by the batch) or Tensor[B, Nq] of integer group ids, e.g.
-            from :func:`partition_groups`. Ids must fit in int32.
+            from :func:`partition_groups`. The compiled backends compare ids as int32: a larger
+            host id makes them unavailable (``auto`` takes the reference), on a GPU it fails a
+            device-side assertion; the reference takes any int64 id.
         k_groups: Tensor[Nk] or Tensor[B, Nk] of integer group ids.
         scale: Multiplies q·k; default ``1/sqrt(d)``. Finite in the compute precision
             (float32, float64 for float64 inputs).
@@ -204,7 +214,8 @@ def block_attention(
                              f"precision of {str(q.dtype).removeprefix('torch.')} inputs), got {scale:g}")
 
     needs_backward = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-    chosen = BACKENDS.resolve(backend, q.device, q.dtype, needs_backward=needs_backward, head_dim=q.shape[3])
+    chosen = BACKENDS.resolve(backend, q.device, q.dtype, needs_backward=needs_backward, head_dim=q.shape[3],
+                              group_id_max=_host_id_max(q_groups, k_groups))
     if chosen.name == "reference" and backend == "auto":
         _native.warn_reference_fallback(OP)
     return chosen.run(q, k, v, q_groups, k_groups, scale)

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from pyiqa_fast import _native
 from pyiqa_fast._backends import Backend
+from pyiqa_fast.ops.block_attention.impl.common import int32_id_limit
 
 MAX_HEAD_DIM = 256  # one tile holds a whole head
 
@@ -19,8 +20,9 @@ def block_attention(q: Tensor, k: Tensor, v: Tensor, q_groups: Tensor, k_groups:
 
 
 
-def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, **_: object) -> list[str]:
-    reasons = []
+def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, group_id_max: int | None, **_: object
+            ) -> list[str]:
+    reasons = int32_id_limit(group_id_max)
     if head_dim > MAX_HEAD_DIM:
         reasons.append(f"supports head_dim <= {MAX_HEAD_DIM}, got {head_dim}")
     if device.type == "cpu" and dtype == torch.bfloat16:
