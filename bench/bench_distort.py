@@ -4,7 +4,7 @@ DISTORTIONS.md §6 (cost classes), the brief's acceptance: the ``cpu`` backend �
 per-image loop of the upstream library calls on a mixed 24-type table at B = 128, 3×224×224 fp32.
 All providers get the same images and the same (type, level) table, side by side in one process.
 
-Providers (``--device cpu``: cpu, reference, loop; ``--device cuda``: all but cpu):
+Providers (``--device cpu``: cpu, reference, loop, validate; ``--device cuda``: all but cpu):
     cpu: ``pyiqa_fast.ops.distort(x, params, backend="cpu")`` (C++ kernels, one pass over the batch).
     cuda / triton: ``backend="cuda"`` / ``"triton"`` (the GPU schedule: one launch per type and step).
     reference: ``backend="reference"`` (the specification in plain torch, a Python loop over samples).
@@ -17,6 +17,8 @@ Providers (``--device cpu``: cpu, reference, loop; ``--device cuda``: all but cp
         mixed table runs one call per type present.
     kornia: kornia's nearest batched equivalents (DISTORTIONS.md §9: not the same maths).
     nvjpeg: torchvision CUDA ``encode_jpeg`` + ``decode_jpeg``, one call per quality (JPEG only).
+    validate: ``params.validate(H, W)`` alone, the record check ``distort`` runs before any backend
+        (docs/design/distortions.md), timed next to the op so its share can be read off.
 
 Cases (``extra.table``): ``type:<name>`` — B images of one type, levels i mod 5 (every level
 equally often); ``mixed24`` — sample i gets type i mod (number of types), levels uniform 0..4
@@ -69,6 +71,7 @@ PROVIDERS = {
     "reference": "pyiqa_fast.ops.distort backend='reference' (plain torch, per-sample loop)",
     "loop": "per-image loop over tests/references/arniqa.py (ARNIQA upstream calls; ReIQA-style for "
             "resize/denoise)",
+    "validate": "DistortionParams.validate alone: the record check distort runs before any backend",
 }
 GPU_ONLY = ("cuda", "triton", "kornia", "nvjpeg")
 RANDOM_TYPES = ("white_noise", "white_noise_ycbcr", "impulse_noise", "multiplicative_noise", "denoise", "jitter")
@@ -248,6 +251,8 @@ def provider_fn(p: str, x: Tensor, params, args: argparse.Namespace) -> Callable
     if p == "nvjpeg":
         qualities = params.values[:, 0, 0]
         return lambda: distort_batched.nvjpeg_round_trip(x, qualities)
+    if p == "validate":
+        return functools.partial(params.validate, x.shape[2], x.shape[3])
     return functools.partial(distort, x, params, backend=p)
 
 
@@ -291,6 +296,7 @@ def run_case(args: argparse.Namespace, kind: str, batch: int, cpu_types: frozens
                 "loop": "not checked: ARNIQA/ReIQA semantics, not reiqa's (its cost is measured)",
                 "kornia": "not checked: kornia's nearest equivalent, not the same maths",
                 "nvjpeg": "not checked: libjpeg-compatible codec, timed as the JPEG baseline",
+                "validate": "not an output: the record check, timed next to the op it guards",
             }.get(p, "not checked: random type drawn with torch's RNG" if random else "gate disabled")
         contenders.append(harness.Contender(
             harness.BenchCase(FAMILY, OP, p, "fwd", shape, "float32", extra),
@@ -342,7 +348,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "tables": ["per_type", "mixed"],
         "batch": [2] if args.quick else list(DISTORT_BATCH),
         "size": [64, 64] if args.quick else list(DISTORT_SIZE),
-        "providers": ["cpu", "reference", "loop"] if args.device == "cpu" else [p for p in PROVIDERS if p != "cpu"],
+        "providers": (["cpu", "reference", "loop", "validate"] if args.device == "cpu"
+                      else [p for p in PROVIDERS if p != "cpu"]),
         "loop_values": "arniqa",
         "reference_max_b": 16,
         "loop_max_b": 16,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -107,11 +106,11 @@ REPRODUCERS = [
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", range(len(REPRODUCERS)))
 def test_edited_records_are_refused_naming_the_entry(case, backend):
+    # Hangs and crashes of the old code show here as a stuck or dead test run; the fuzz suite
+    # (tests/fuzz) runs the same reproducers in a child process with a time limit.
     make, message = REPRODUCERS[case]
-    start = time.perf_counter()
     with pytest.raises(ValueError, match=r"^distort: (.*)?" + message):
         distort(torch.rand(1, 3, 64, 64), make(), backend=backend)
-    assert time.perf_counter() - start < 10, "validation must refuse before any kernel runs"
 
 
 def test_the_offending_entry_is_named_inside_a_batch():
@@ -152,13 +151,6 @@ def test_direct_op_calls_are_checked_too():
     # The GPU schedule (shared by cuda and triton) validates before it plans a launch.
     with pytest.raises(ValueError, match=r"= 1000.0 is outside the range of color_block"):
         schedule.run(x, p.types, p.values, p.seeds, p.aux, 1, 1, 0, False, False, {})
-
-
-def test_validation_is_cheap_next_to_the_op():
-    # No timed assert (STYLE): the figure is reported in docs/design/distortions.md. This checks
-    # only that validation is a few vectorised passes, not a loop per slot.
-    p = sample_params(torch.randint(0, 24, (128, 4, 2)), 2, partition="grid2x2", seed=0)
-    validate_params(p, 224, 224)
 
 
 # ---- layouts: every dtype × layout gives the contiguous result --------------------------------
