@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from pyiqa_fast._backends import BACKEND_NAMES
+from pyiqa_fast.utils.state_dict import state_dict_differences
 
 __all__ = [
     "CheckpointError",
@@ -306,23 +307,8 @@ def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike, sha256
         if digest != sha256:
             raise CheckpointError(f"checkpoint {path} has sha256 {digest}, expected {sha256}")
     state = _read_state_dict(path)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        def show(keys: list[str]) -> str:
-            more = f", … (+{len(keys) - n_listed} more)" if len(keys) > n_listed else ""
-            return ", ".join(keys[:n_listed]) + more
-
-        parts = [f"checkpoint {path} does not match {type(model).__name__}:"]
-        if missing:
-            parts.append(f"{len(missing)} missing keys ({show(missing)})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys ({show(unexpected)})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatches ({show(shapes)})")
-        raise CheckpointError(" ".join(parts))
+    diffs = state_dict_differences(state, model.state_dict(), n_listed)
+    if diffs:
+        raise CheckpointError(f"checkpoint {path} does not match {type(model).__name__}: " + "; ".join(diffs))
     model.load_state_dict(state, strict=True)
     return model

@@ -23,9 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from pyiqa_fast.utils.state_dict import SHOWN as _SHOWN
+from pyiqa_fast.utils.state_dict import state_dict_differences
+
 __all__ = [
     "CheckpointError", "CheckpointMismatchError", "atomic_write_bytes", "save_checkpoint", "load_checkpoint",
-    "capture_rng_state", "restore_rng_state", "model_fingerprint", "check_compatible", "state_dict_differences",
+    "capture_rng_state", "restore_rng_state", "model_fingerprint", "check_compatible",
     "FORMAT_VERSION", "WEIGHTS_KEYS", "RESUME_KEYS",
 ]
 
@@ -37,9 +40,6 @@ WEIGHTS_KEYS = ("format", "identity", "model")
 #: Entries a resumable ``checkpoints/last.pt`` holds besides :data:`WEIGHTS_KEYS` (and ``target_stats``).
 RESUME_KEYS = ("config", "repeat", "step", "history", "completed_repeats", "epoch_loss_sum", "epoch_loss_count",
                "optimizer", "scaler", "rng")
-#: Non-finite tensors listed by name in a refusal (then "and N more").
-_SHOWN = 5
-
 
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used: empty, unreadable, not a pyiqa_fast checkpoint, lacking
@@ -236,25 +236,9 @@ def check_compatible(ckpt: dict[str, Any], identity: dict[str, Any], model: torc
     diffs = [f"{k}: checkpoint={theirs.get(k, '<absent>')!r}, current={ours.get(k, '<absent>')!r}"
              for k in sorted(set(theirs) | set(ours)) if theirs.get(k, "<absent>") != ours.get(k, "<absent>")]
     if model is not None and "model" in ckpt:
-        diffs += state_dict_differences(ckpt["model"], model)
+        diffs += state_dict_differences(ckpt["model"], model.state_dict())
     if diffs:
         raise CheckpointMismatchError(f"refusing to resume from {path}: it was written by another model or "
                                       "config: " + "; ".join(diffs))
 
 
-def state_dict_differences(saved: dict[str, Any], model: torch.nn.Module) -> list[str]:
-    """Missing, unexpected and differently shaped entries of a saved state dict against ``model``
-    (the first :data:`_SHOWN` of each), one string per kind; empty when ``saved`` fits."""
-    cur = model.state_dict()
-    missing = [k for k in cur if k not in saved]
-    extra = [k for k in saved if k not in cur]
-    shapes = [f"{k} {list(saved[k].shape)} vs {list(cur[k].shape)}" for k in cur
-              if k in saved and hasattr(saved[k], "shape") and saved[k].shape != cur[k].shape]
-    diffs = []
-    if missing:
-        diffs.append(f"parameters missing from checkpoint ({len(missing)}): {', '.join(missing[:_SHOWN])}")
-    if extra:
-        diffs.append(f"unexpected parameters in checkpoint ({len(extra)}): {', '.join(extra[:_SHOWN])}")
-    if shapes:
-        diffs.append(f"shape mismatches ({len(shapes)}): {'; '.join(shapes[:_SHOWN])}")
-    return diffs

@@ -94,8 +94,8 @@ def _load_trained(command: str, checkpoint: str, config: str | None, overrides: 
         ConfigError: A bad config (the file, the overrides or the one stored).
     """
     from pyiqa_fast.train import CheckpointMismatchError, Trainer, load_checkpoint, load_config
-    from pyiqa_fast.train.checkpoint import state_dict_differences
     from pyiqa_fast.train.config import apply_overrides, config_from_dict
+    from pyiqa_fast.utils.state_dict import state_dict_differences
 
     ckpt = load_checkpoint(checkpoint, require=("model",))
     if config is not None:
@@ -106,7 +106,7 @@ def _load_trained(command: str, checkpoint: str, config: str | None, overrides: 
         raise MissingConfigError(f"{command}: {checkpoint} stores no config; pass --config")
     trainer = Trainer(cfg)
     model = trainer._make_model().to(trainer.device)
-    diffs = state_dict_differences(ckpt["model"], model)
+    diffs = state_dict_differences(ckpt["model"], model.state_dict())
     if diffs:
         raise CheckpointMismatchError(f"{checkpoint} does not fit model {cfg.model.name} {cfg.model.kwargs} of the "
                                       f"config: {'; '.join(diffs)}")

@@ -145,7 +145,7 @@ def test_checkpoint_of_another_model_is_one_line_exit_1(run, tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(run / "checkpoints" / "last.pt"), "--set", "model.kwargs={width: 4}"]) == 1
     err = _err(capsys)
     assert "does not fit model tiny_conv {'width': 4} of the config: " in err
-    assert "shape mismatches (5): conv1.weight [8, 3, 3, 3] vs [4, 3, 3, 3]" in err
+    assert "5 shape mismatches (conv1.weight: checkpoint (8, 3, 3, 3) vs model (4, 3, 3, 3)" in err
 
 
 def test_eval_of_constant_predictions_is_not_a_success(run, tmp_path, capsys):
