@@ -37,8 +37,8 @@ QUICK_OVERRIDES = ["data.resize=[64, 64]", "model.kwargs.img_size=32", "data.cro
 def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = None, out_dir: str | None = None,
                    quick: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train and test the demo model; print the summary table. Returns the trainer's results record."""
+    from pyiqa_fast.data import build_dataset
     from pyiqa_fast.train import Trainer, load_config
-    from pyiqa_fast.train.trainer import default_build_dataset
 
     sets = [*(QUICK_OVERRIDES if quick else []), *(overrides or [])]
     if out_dir is not None:
@@ -52,8 +52,8 @@ def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = Non
           f"crop {d.crop_size}, {cfg.train.epochs} epochs, batch {d.batch_size}) on {cfg.train.device}, "
           f"{torch.get_num_threads()} threads", flush=True)
     t0 = time.perf_counter()
-    train_ds = default_build_dataset(cfg, "train", 0)  # float32 images in [0, 1]
-    test_ds = default_build_dataset(cfg, "test", 0)
+    train_ds = build_dataset(cfg, "train", 0)  # float32 images in [0, 1]
+    test_ds = build_dataset(cfg, "test", 0)
     t_data = time.perf_counter() - t0
     refs = sorted({r.ref_name for r in test_ds.records})
     n_train_refs = len({r.ref_name for r in train_ds.records})

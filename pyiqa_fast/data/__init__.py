@@ -10,10 +10,11 @@ Example:
 
 from __future__ import annotations
 
+from pyiqa_fast.data.build import SyntheticIQADataset, build_dataset
 from pyiqa_fast.data.catalogue import CATALOGUE, DatasetInfo, get_dataset_info, list_datasets
 from pyiqa_fast.data.datasets import DatasetLayoutError, IQADataset, load_dataset, read_official
 from pyiqa_fast.data.meta import Record, read_meta_csv, write_meta_csv
-from pyiqa_fast.data.splits import parse_split_name, ratio_split, split_name
+from pyiqa_fast.data.splits import fraction_split, parse_split_name, ratio_split, split_name
 
 __all__ = [
     "CATALOGUE",
@@ -21,6 +22,9 @@ __all__ = [
     "DatasetLayoutError",
     "IQADataset",
     "Record",
+    "SyntheticIQADataset",
+    "build_dataset",
+    "fraction_split",
     "get_dataset_info",
     "list_datasets",
     "load_dataset",

@@ -78,14 +78,28 @@ def ratio_split(keys: Sequence[str], seed: int, repeat: int, ratio: str = "82") 
         >>> ratio_split(["a", "a", "b", "c", "d", "e"], seed=0, repeat=0).count("test") in (1, 2)
         True
     """
-    name = split_name(seed, repeat, ratio)
+    name = split_name(seed, repeat, ratio)  # checks ratio, seed and repeat
+    train_frac, val_frac = _RATIOS[ratio]
+    return fraction_split(keys, seed, repeat, train_frac, val_frac, name=name)
+
+
+def fraction_split(keys: Sequence[str], seed: int, repeat: int, train: float, val: float = 0.0, *,
+                   name: str = "split") -> list[str]:
+    """:func:`ratio_split` for any fractions: the first ``round(train·n)`` units of the seeded
+    sha256 order are ``train``, the next ``round(val·n)`` ``val``, the rest ``test``.
+
+    Raises:
+        ValueError: A fraction outside [0, 1), or too few distinct keys for every phase.
+    """
+    if not (0.0 < train < 1.0 and 0.0 <= val < 1.0 and train + val < 1.0):
+        raise ValueError(f"split {name}: need 0 < train < 1, 0 <= val and train + val < 1; "
+                         f"got train={train}, val={val}")
     units = sorted(set(keys), key=lambda u: hashlib.sha256(f"{seed}:{repeat}:{u}".encode()).hexdigest())
     n = len(units)
-    train_frac, val_frac = _RATIOS[ratio]
-    n_train = int(round(train_frac * n))
-    n_val = int(round(val_frac * n))
+    n_train = int(round(train * n))
+    n_val = int(round(val * n))
     sizes = {"train": n_train, "val": n_val, "test": n - n_train - n_val}
-    wanted = ("train", "val", "test") if val_frac else ("train", "test")
+    wanted = ("train", "val", "test") if val else ("train", "test")
     empty = [p for p in wanted if sizes[p] <= 0]
     if empty:
         raise ValueError(f"split {name}: {n} distinct content unit(s) leave the {'/'.join(empty)} phase empty; "

@@ -20,18 +20,11 @@ from pyiqa_fast.train.config import (
     validate_config,
 )
 from pyiqa_fast.train.protocols import PROTOCOLS, Protocol, list_protocols
-from pyiqa_fast.train.trainer import (
-    SyntheticIQADataset,
-    Trainer,
-    TrainingDivergedError,
-    build_optimizer,
-    default_build_dataset,
-    lr_at_step,
-)
+from pyiqa_fast.train.trainer import Trainer, TrainingDivergedError, build_optimizer, lr_at_step
 
 __all__ = [
     "Config", "ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "apply_overrides",
     "config_to_dict", "load_config", "validate_config", "Protocol", "PROTOCOLS", "list_protocols", "Trainer",
-    "TrainingDivergedError", "SyntheticIQADataset", "default_build_dataset", "lr_at_step", "build_optimizer",
+    "TrainingDivergedError", "lr_at_step", "build_optimizer",
     "CheckpointError", "CheckpointMismatchError", "load_checkpoint", "save_checkpoint",
 ]

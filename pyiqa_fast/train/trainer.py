@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from pyiqa_fast.data.build import build_dataset as default_build_dataset
 from pyiqa_fast.train.checkpoint import (
     FORMAT_VERSION,
     RESUME_KEYS,
@@ -44,8 +45,8 @@ from pyiqa_fast.train.distributed import DistInfo, all_gather_objects, barrier, 
 from pyiqa_fast.train.protocols import Protocol, aggregate, select_epoch
 
 __all__ = [
-    "Trainer", "TrainingDivergedError", "SyntheticIQADataset", "default_build_dataset", "split_indices",
-    "lr_at_step", "build_optimizer", "LOSSES", "TARGET_NORMS", "dataset_mos", "target_stats",
+    "Trainer", "TrainingDivergedError", "lr_at_step", "build_optimizer", "LOSSES", "TARGET_NORMS", "dataset_mos",
+    "target_stats",
 ]
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -65,70 +66,6 @@ class TrainingDivergedError(RuntimeError):
 
 # ---------------------------------------------------------------------------------------------------
 # data
-
-
-class SyntheticIQADataset(Dataset):
-    """Random images whose MOS is a smooth function of their content (tests and demos).
-
-    Args:
-        n: Number of images.
-        size: Image side.
-        seed: Generator seed.
-
-    Items are ``{"image": Tensor[3, size, size] float32 in [0, 1], "mos": float, "name": str}``.
-    """
-
-    def __init__(self, n: int = 64, size: int = 40, seed: int = 0) -> None:
-        g = torch.Generator().manual_seed(seed)
-        base = torch.rand(n, 1, 1, 1, generator=g)
-        noise = torch.rand(n, 3, size, size, generator=g)
-        self.images = (0.6 * base + 0.4 * noise).clamp(0, 1)
-        self.mos = (100.0 * base.flatten() + 5.0 * torch.randn(n, generator=g)).tolist()
-
-    def __len__(self) -> int:
-        return len(self.mos)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"image": self.images[i], "mos": float(self.mos[i]), "name": f"synthetic_{i:05d}"}
-
-
-def split_indices(n: int, train_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """A seeded random split of ``range(n)``: first ``round(f·n)`` of a permutation for training."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    k = int(round(train_fraction * n))
-    return sorted(perm[:k]), sorted(perm[k:])
-
-
-def default_build_dataset(cfg: Config, phase: str, repeat: int) -> Dataset:
-    """Build the ``phase`` (``"train"``/``"test"``) dataset of ``repeat``.
-
-    ``data.dataset == "synthetic"`` gives :class:`SyntheticIQADataset` split by :func:`split_indices`
-    (seed = ``train.seed + repeat``); other names go to ``pyiqa_fast.data.load_dataset`` with the split
-    column ``<data.split>_seed<seed>_split<repeat:02d>`` (STYLE.md §10) or ``data.split`` itself when
-    it is not ``ratio82``.
-    """
-    d = cfg.data
-    if d.dataset == "synthetic":
-        full = SyntheticIQADataset(d.synthetic_size, d.synthetic_image_size, seed=cfg.train.seed)
-        proto = Protocol.preset(cfg.protocol, **cfg.protocol_overrides)
-        tr, te = split_indices(len(full), proto.train_fraction, cfg.train.seed + repeat)
-        return Subset(full, tr if phase == "train" else te)
-    try:
-        from pyiqa_fast.data import load_dataset  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise ImportError(f"dataset {d.dataset!r} needs pyiqa_fast.data.load_dataset, which is not available; "
-                          "pass train/eval datasets to Trainer or use data.dataset=synthetic") from e
-    from pyiqa_fast.data.catalogue import get_dataset_info
-    from pyiqa_fast.data.transforms import Resize
-
-    split = f"{d.split}_seed{cfg.train.seed}_split{repeat:02d}" if d.split == "ratio82" else d.split
-    kwargs: dict[str, Any] = {"split": split, "phase": phase, "dtype": "float"}  # the model takes [0, 1]
-    if d.resize:
-        if get_dataset_info(d.dataset).name == "skimage-synth":
-            kwargs["resize"] = tuple(d.resize)  # generated at that size
-        else:  # a release read from files: resized per item (a dataset option "resize" does not exist)
-            kwargs["transform"] = Resize(tuple(d.resize))
-    return load_dataset(d.dataset, d.root, **kwargs)
 
 
 def dataset_mos(ds: Dataset) -> list[float]:
@@ -321,7 +258,7 @@ class Trainer:
         train_dataset: Training set (items ``{"image": Tensor[3, H, W] float in [0, 1], "mos": float}``);
             used for every repeat. If omitted, ``build_dataset(cfg, "train", repeat)`` is called.
         eval_dataset: Test set, likewise (``build_dataset(cfg, "test", repeat)`` if omitted).
-        build_dataset: Hook ``(cfg, phase, repeat) -> Dataset``; default :func:`default_build_dataset`.
+        build_dataset: Hook ``(cfg, phase, repeat) -> Dataset``; default :func:`pyiqa_fast.data.build.build_dataset`.
         model_factory: ``(cfg) -> nn.Module`` returning ``Tensor[B]`` scores; default
             ``pyiqa_fast.models.create_model(cfg.model.name, **cfg.model.kwargs)``.
 

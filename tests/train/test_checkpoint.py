@@ -10,9 +10,9 @@ import textwrap
 import pytest
 import torch
 
+from pyiqa_fast.data import SyntheticIQADataset
 from pyiqa_fast.train import CheckpointMismatchError, Trainer, TrainingDivergedError, load_checkpoint
 from pyiqa_fast.train.checkpoint import save_checkpoint
-from pyiqa_fast.train.trainer import SyntheticIQADataset
 from tests.train._common import tiny_config, tiny_factory
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pyiqa_fast.data import build_dataset
 from pyiqa_fast.train import ConfigError, Trainer, validate_config
 from pyiqa_fast.train.config import Config, apply_overrides, config_from_dict
-from pyiqa_fast.train.trainer import default_build_dataset
 from tests.train._common import tiny_config, tiny_factory
 
 
@@ -48,7 +48,7 @@ def test_resize_of_a_dataset_read_from_files(tmp_path, monkeypatch):
     monkeypatch.setitem(CATALOGUE, "kadid10k", dataclasses.replace(CATALOGUE["kadid10k"], count=6))  # the fake
     cfg = tiny_config(tmp_path, "data.dataset=kadid10k", f"data.root={tmp_path / 'k'}", "data.split=ratio82",
                       "data.resize=[16, 20]")
-    ds = default_build_dataset(cfg, "train", 0)  # was: TypeError unknown option(s) ['resize']
+    ds = build_dataset(cfg, "train", 0)  # was: TypeError unknown option(s) ['resize']
     img = ds[0]["img"]
     assert img.dtype == torch.float32 and tuple(img.shape) == (3, 16, 20)
 

@@ -7,13 +7,14 @@ import json
 import pytest
 import torch
 
+from pyiqa_fast.data import SyntheticIQADataset, build_dataset
 from pyiqa_fast.train import Trainer
-from pyiqa_fast.train.trainer import SyntheticIQADataset, dataset_mos, default_build_dataset, target_stats
+from pyiqa_fast.train.trainer import dataset_mos, target_stats
 from tests.train._common import TinyNet, tiny_config, tiny_factory
 
 
 def _train_mos(cfg) -> torch.Tensor:
-    return torch.tensor(dataset_mos(default_build_dataset(cfg, "train", 0)), dtype=torch.float64)
+    return torch.tensor(dataset_mos(build_dataset(cfg, "train", 0)), dtype=torch.float64)
 
 
 def test_stats_are_the_training_sets_and_stored(tmp_path):
@@ -29,7 +30,7 @@ def test_stats_are_the_training_sets_and_stored(tmp_path):
     assert torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["target_stats"] == stats
     assert torch.load(tmp_path / "model_repeat00.pt", weights_only=True)["target_stats"] == stats
     # the reported metrics are on the MOS scale: evaluating with the stored stats reproduces them
-    test = default_build_dataset(cfg, "test", 0)
+    test = build_dataset(cfg, "test", 0)
     again = trainer.evaluate(trainer.model, test, stats)
     last = results["repeats"][0]["epochs"][-1]
     assert again["rmse"] == pytest.approx(last["rmse"], rel=1e-12)
@@ -91,7 +92,7 @@ def test_resume_and_eval_use_the_stored_stats(tmp_path, monkeypatch):
 
 def test_default_build_dataset_gives_float_images(tmp_path):
     cfg = tiny_config(tmp_path, "data.dataset=skimage-synth", "data.root=null", "data.resize=[64, 64]")
-    ds = default_build_dataset(cfg, "test", 0)
+    ds = build_dataset(cfg, "test", 0)
     img = ds[0]["img"]
     assert img.dtype == torch.float32 and 0.0 <= float(img.min()) and float(img.max()) <= 1.0
     assert len(dataset_mos(ds)) == len(ds)
