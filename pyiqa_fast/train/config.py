@@ -8,6 +8,7 @@ silently with a default.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
@@ -19,6 +20,7 @@ from typing import Any
 __all__ = [
     "ModelConfig", "DataConfig", "OptimConfig", "TrainConfig", "Config", "ConfigError",
     "load_config", "apply_overrides", "config_from_dict", "config_to_dict", "default_config_dir", "validate_config",
+    "stage_config",
 ]
 
 
@@ -171,6 +173,10 @@ class Config:
         optim: :class:`OptimConfig`.
         train: :class:`TrainConfig`.
         protocol_overrides: Fields replacing those of the named preset (e.g. ``{"repeats": 1}``).
+        recipe: The training recipe, a sequence of stages (``pyiqa_fast.train.stages.RECIPES``;
+            ``deiqt``: one MOS regression stage).
+        stages: Per-stage overrides, ``{stage name: {"optim.lr": 1e-4, ...}}`` (dotted keys or nested
+            mappings), applied over the rest of the config for that stage only (:func:`stage_config`).
     """
 
     protocol: str = "deiqt"
@@ -179,11 +185,13 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     protocol_overrides: dict[str, Any] = field(default_factory=dict)
+    recipe: str = "deiqt"
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
 # Free-form mappings: any key is accepted below them.
-_FREE = {("model", "kwargs"), ("protocol_overrides",)}
+_FREE = {("model", "kwargs"), ("protocol_overrides",), ("stages",)}
 
 
 def _unknown(key: str, choices: list[str], where: str) -> ConfigError:
@@ -302,6 +310,12 @@ def validate_config(cfg: Config) -> Config:
         raise ConfigError(f"config protocol must be a preset name (a string); got {cfg.protocol!r}")
     if not isinstance(cfg.protocol_overrides, dict):
         raise ConfigError(f"config protocol_overrides must be a mapping; got {cfg.protocol_overrides!r}")
+    if not isinstance(cfg.recipe, str):
+        raise ConfigError(f"config recipe must be a recipe name (a string); got {cfg.recipe!r}")
+    if not isinstance(cfg.stages, dict) or not all(isinstance(v, dict) for v in cfg.stages.values()):
+        raise ConfigError(f"config stages must map stage names to mappings of overrides; got {cfg.stages!r}")
+    for name in cfg.stages:
+        stage_config(cfg, name)  # every override names a real key and passes validation
     names = [f.name for f in dataclasses.fields(Protocol)]
     for key in cfg.protocol_overrides:
         if key not in names:
@@ -358,10 +372,10 @@ def config_from_dict(d: dict[str, Any] | None) -> Config:
                 if k not in names:
                     raise _unknown(k, names, key)
                 setattr(section, k, _coerce(section, k, v, f"{key}.{k}"))
-        elif key == "protocol_overrides":
+        elif key in ("protocol_overrides", "stages"):
             if value is not None and not isinstance(value, dict):
-                raise ConfigError(f"config protocol_overrides must be a mapping, got {type(value).__name__}")
-            cfg.protocol_overrides = dict(value or {})
+                raise ConfigError(f"config {key} must be a mapping, got {type(value).__name__}")
+            setattr(cfg, key, dict(value or {}))
         else:
             setattr(cfg, key, value)
     return cfg
@@ -419,31 +433,70 @@ def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...] | None) 
         keys = [k for k in path.strip().split(".") if k]
         if not keys:
             raise ConfigError(f"override {item!r} has an empty key")
-        value = _parse_value(text, item)
-        obj: Any = cfg
-        for depth, key in enumerate(keys[:-1]):
-            if isinstance(obj, dict):
-                obj = obj.setdefault(key, {})
-            elif dataclasses.is_dataclass(obj):
-                names = [f.name for f in dataclasses.fields(obj)]
-                if key not in names:
-                    raise _unknown(key, names, ".".join(keys[:depth]))
-                obj = getattr(obj, key)
-            else:
-                raise ConfigError(f"override {item!r}: {'.'.join(keys[:depth + 1])} is not a mapping")
-        last = keys[-1]
+        _set_path(cfg, keys, _parse_value(text, item), item)
+    return cfg
+
+
+def _set_path(cfg: Config, keys: list[str], value: Any, item: str) -> None:
+    obj: Any = cfg
+    for depth, key in enumerate(keys[:-1]):
         if isinstance(obj, dict):
-            obj[last] = value
+            obj = obj.setdefault(key, {})
         elif dataclasses.is_dataclass(obj):
             names = [f.name for f in dataclasses.fields(obj)]
-            if last not in names:
-                raise _unknown(last, names, ".".join(keys[:-1]))
-            if dataclasses.is_dataclass(getattr(obj, last)):
-                raise ConfigError(f"override {item!r} targets a whole section; set its keys instead")
-            setattr(obj, last, _coerce(obj, last, value, ".".join(keys)))
+            if key not in names:
+                raise _unknown(key, names, ".".join(keys[:depth]))
+            obj = getattr(obj, key)
         else:
-            raise ConfigError(f"override {item!r}: {'.'.join(keys[:-1])} is not a mapping")
-    return cfg
+            raise ConfigError(f"override {item!r}: {'.'.join(keys[:depth + 1])} is not a mapping")
+    last = keys[-1]
+    if isinstance(obj, dict):
+        obj[last] = value
+    elif dataclasses.is_dataclass(obj):
+        names = [f.name for f in dataclasses.fields(obj)]
+        if last not in names:
+            raise _unknown(last, names, ".".join(keys[:-1]))
+        if dataclasses.is_dataclass(getattr(obj, last)):
+            raise ConfigError(f"override {item!r} targets a whole section; set its keys instead")
+        setattr(obj, last, _coerce(obj, last, value, ".".join(keys)))
+    else:
+        raise ConfigError(f"override {item!r}: {'.'.join(keys[:-1])} is not a mapping")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        # model.kwargs and protocol_overrides are free-form: a nested mapping there is a value
+        if isinstance(v, dict) and key not in ("model.kwargs", "protocol_overrides") and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def stage_config(cfg: Config, stage: str) -> Config:
+    """The configuration of one stage: ``cfg`` with ``cfg.stages[stage]`` applied (a deep copy; its
+    own ``stages`` emptied). A stage without overrides gets an unchanged copy.
+
+    Raises:
+        ConfigError: An override names an unknown key or gives a bad value (as ``stages.<stage>.<key>``).
+    """
+    out = copy.deepcopy(cfg)
+    out.stages = {}
+    for path, value in _flatten(cfg.stages.get(stage, {})).items():
+        if path.split(".")[0] in ("stages", "recipe"):
+            raise ConfigError(f"config stages.{stage}: {path!r} cannot be set per stage")
+        try:
+            _set_path(out, path.split("."), value, f"stages.{stage}.{path}")
+        except ConfigError as e:
+            raise ConfigError(f"config stages.{stage}: {e}") from None
+    if cfg.stages.get(stage):
+        try:
+            validate_config(out)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace("config ", f"config stages.{stage}: ", 1)) from None
+    return out
 
 
 def default_config_dir() -> str:
