@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +39,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
-__all__ = ["Stage", "MOSStage", "StageContext", "RECIPES", "register_recipe", "recipe_stages", "LOSSES",
-           "TARGET_NORMS", "lr_at_step", "build_optimizer"]
+__all__ = ["Stage", "MOSStage", "StageContext", "RECIPES", "register_recipe", "recipe_stages", "check_stages",
+           "LOSSES", "TARGET_NORMS", "lr_at_step", "build_optimizer", "dataset_mos", "target_stats", "TrainCrops"]
 
 #: ``optim.loss`` values of a MOS regression stage.
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
@@ -123,6 +124,35 @@ def image_and_mos(item: Any) -> tuple[Tensor, float]:
         return img, float(item["mos"])
     img, mos = item[0], item[1]
     return img, float(mos)
+
+
+def dataset_mos(ds: Dataset) -> list[float]:
+    """The MOS of every item of ``ds``, in order, without loading images where the dataset allows.
+
+    Uses a ``mos`` attribute (tensor or list of length ``len(ds)``) when present, follows
+    :class:`~torch.utils.data.Subset` indices, and otherwise reads the items.
+    """
+    if isinstance(ds, Subset):
+        inner = dataset_mos(ds.dataset)
+        return [inner[i] for i in ds.indices]
+    mos = getattr(ds, "mos", None)
+    if mos is not None and not callable(mos):
+        vals = mos.tolist() if hasattr(mos, "tolist") else list(mos)
+        if len(vals) == len(ds):  # type: ignore[arg-type]
+            return [float(v) for v in vals]
+    return [image_and_mos(ds[i])[1] for i in range(len(ds))]  # type: ignore[arg-type]
+
+
+def target_stats(mode: str, ds: Dataset) -> dict[str, Any] | None:
+    """The ``train.target_norm`` statistics of a training set: ``None`` for ``"none"``, else
+    ``{"mode": "zscore", "mean": float, "std": float}`` (population std; 1 if the MOS is constant)."""
+    if mode not in TARGET_NORMS:
+        raise ValueError(f"unknown train.target_norm {mode!r}; available: {', '.join(TARGET_NORMS)}")
+    if mode == "none":
+        return None
+    m = torch.tensor(dataset_mos(ds), dtype=torch.float64)
+    std = float(m.std(unbiased=False)) if len(m) > 1 else 0.0
+    return {"mode": mode, "mean": float(m.mean()), "std": std if std > 0 and math.isfinite(std) else 1.0}
 
 
 def check_image_size(img: Tensor, crop: int) -> None:
@@ -229,8 +259,6 @@ class MOSStage(Stage):
         return factory(ctx.cfg)
 
     def target_stats(self, train_ds: Dataset, ctx: StageContext) -> dict[str, Any] | None:
-        from pyiqa_fast.train.trainer import target_stats
-
         return target_stats(ctx.cfg.train.target_norm, train_ds)
 
     def train_samples(self, train_ds: Dataset, ctx: StageContext, epoch: int) -> Dataset:

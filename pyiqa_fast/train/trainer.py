@@ -1,11 +1,14 @@
-"""The :class:`Trainer`: DEIQT's recipe, protocols with repeats, atomic resumable checkpoints, DDP.
+"""The :class:`Trainer`: one training loop for every recipe (a sequence of stages), protocols with
+repeats, atomic resumable checkpoints, DDP, results JSON and curves (docs/design/training.md).
 
-Determinism: every training crop (offset and flip) comes from a generator keyed by
-``(seed, repeat, epoch, position in the epoch's global sample order)`` and every test crop from one
-keyed by ``(seed, image index)``; the epoch order is a permutation keyed by ``(seed, repeat, epoch)``.
-Results therefore do not depend on the number of DataLoader workers, a resume reproduces the
-uninterrupted run bit for bit on CPU, and ``N`` processes with batch ``B`` see the same global
-batches as one process with batch ``N·B`` (equal up to floating-point summation order).
+What a stage trains and how a batch becomes losses is the stage's (:mod:`pyiqa_fast.train.stages`);
+everything else is this loop's. Determinism: every training sample (for MOS stages, a crop's offset
+and flip) comes from a generator keyed by ``(seed, repeat, epoch, position in the epoch's global
+sample order)`` and every test crop from one keyed by ``(seed, image index)``; the epoch order is a
+permutation keyed by ``(seed, repeat, epoch)``. Results therefore do not depend on the number of
+DataLoader workers, a resume (also across a stage boundary) reproduces the uninterrupted run bit for
+bit on CPU, and ``N`` processes with batch ``B`` see the same global batches as one process with
+batch ``N·B`` (equal up to floating-point summation order).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,24 +43,28 @@ from pyiqa_fast.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from pyiqa_fast.train.config import Config, config_to_dict, validate_config
+from pyiqa_fast.train.config import Config, config_to_dict, stage_config, validate_config
 from pyiqa_fast.train.distributed import DistInfo, all_gather_objects, barrier, init_distributed
 from pyiqa_fast.train.protocols import Protocol, aggregate, select_epoch
+from pyiqa_fast.train.stages import (
+    LOSSES,
+    TARGET_NORMS,
+    Stage,
+    StageContext,
+    build_optimizer,
+    check_image_size,
+    check_stages,
+    dataset_mos,
+    image_and_mos,
+    lr_at_step,
+    recipe_stages,
+    target_stats,
+)
 
 __all__ = [
     "Trainer", "TrainingDivergedError", "lr_at_step", "build_optimizer", "LOSSES", "TARGET_NORMS", "dataset_mos",
     "target_stats",
 ]
-
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "smooth_l1": lambda p, t: F.smooth_l1_loss(p, t, beta=1.0),
-    "mse": F.mse_loss,
-    "l1": F.l1_loss,
-}
-
-
-#: ``train.target_norm`` values.
-TARGET_NORMS = ("none", "zscore")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -65,77 +72,7 @@ class TrainingDivergedError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------------
-# data
-
-
-def dataset_mos(ds: Dataset) -> list[float]:
-    """The MOS of every item of ``ds``, in order, without loading images where the dataset allows.
-
-    Uses a ``mos`` attribute (tensor or list of length ``len(ds)``) when present, follows
-    :class:`~torch.utils.data.Subset` indices, and otherwise reads the items.
-    """
-    if isinstance(ds, Subset):
-        inner = dataset_mos(ds.dataset)
-        return [inner[i] for i in ds.indices]
-    mos = getattr(ds, "mos", None)
-    if mos is not None and not callable(mos):
-        vals = mos.tolist() if hasattr(mos, "tolist") else list(mos)
-        if len(vals) == len(ds):  # type: ignore[arg-type]
-            return [float(v) for v in vals]
-    return [_image_and_mos(ds[i])[1] for i in range(len(ds))]  # type: ignore[arg-type]
-
-
-def target_stats(mode: str, ds: Dataset) -> dict[str, Any] | None:
-    """The ``train.target_norm`` statistics of a training set: ``None`` for ``"none"``, else
-    ``{"mode": "zscore", "mean": float, "std": float}`` (population std; 1 if the MOS is constant)."""
-    if mode not in TARGET_NORMS:
-        raise ValueError(f"unknown train.target_norm {mode!r}; available: {', '.join(TARGET_NORMS)}")
-    if mode == "none":
-        return None
-    m = torch.tensor(dataset_mos(ds), dtype=torch.float64)
-    std = float(m.std(unbiased=False)) if len(m) > 1 else 0.0
-    return {"mode": mode, "mean": float(m.mean()), "std": std if std > 0 and math.isfinite(std) else 1.0}
-
-
-def _image_and_mos(item: Any) -> tuple[torch.Tensor, float]:
-    if isinstance(item, dict):
-        img = item.get("image", item.get("img"))
-        if img is None:
-            raise KeyError(f"dataset items need an 'image' (or 'img') entry; got keys {sorted(item)}")
-        return img, float(item["mos"])
-    img, mos = item[0], item[1]
-    return img, float(mos)
-
-
-def _check_size(img: torch.Tensor, c: int) -> None:
-    if img.ndim != 3 or img.shape[0] != 3:
-        raise ValueError(f"dataset images must be Tensor[3, H, W] float; got shape {tuple(img.shape)}")
-    if img.shape[1] < c or img.shape[2] < c:
-        raise ValueError(f"a dataset image of {img.shape[2]}x{img.shape[1]} pixels is smaller than data.crop_size {c}; "
-                         "lower data.crop_size or enlarge the images (data.resize)")
-
-
-class _TrainCrops(Dataset):
-    """``dataset[idx]`` cropped (and flipped) by a generator keyed by the sample's position."""
-
-    def __init__(self, ds: Dataset, crop: int, hflip: bool, key: tuple[int, ...]) -> None:
-        self.ds, self.crop, self.hflip, self.key = ds, crop, hflip, key
-
-    def __len__(self) -> int:
-        return len(self.ds)  # type: ignore[arg-type]
-
-    def __getitem__(self, ip: tuple[int, int]) -> tuple[torch.Tensor, float]:
-        idx, pos = ip
-        img, mos = _image_and_mos(self.ds[idx])
-        img = torch.as_tensor(img, dtype=torch.float32)
-        _check_size(img, self.crop)
-        rng = np.random.default_rng([*self.key, pos])
-        top = int(rng.integers(0, img.shape[1] - self.crop + 1))
-        left = int(rng.integers(0, img.shape[2] - self.crop + 1))
-        out = img[:, top:top + self.crop, left:left + self.crop]
-        if self.hflip and rng.random() < 0.5:
-            out = out.flip(-1)
-        return out.contiguous(), mos
+# evaluation data
 
 
 class _TestCrops(Dataset):
@@ -148,13 +85,13 @@ class _TestCrops(Dataset):
         return len(self.ds)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor, float]:
-        img, mos = _image_and_mos(self.ds[i])
+        img, mos = image_and_mos(self.ds[i])
         img = torch.as_tensor(img, dtype=torch.float32)
         c = self.crop
         if self.mode == "resize":
             crops = F.interpolate(img[None], size=(c, c), mode="bilinear", antialias=True, align_corners=False)
             return i, crops.expand(self.k, -1, -1, -1).contiguous(), mos
-        _check_size(img, c)
+        check_image_size(img, c)
         h, w = img.shape[1], img.shape[2]
         if self.mode == "random":
             rng = np.random.default_rng([self.seed, 7919, i])
@@ -178,49 +115,23 @@ def _check_test_set(ds: Dataset, what: str) -> None:
                          "data.synthetic_size, or another split)")
 
 
-def _collate_train(batch: list[tuple[torch.Tensor, float]]) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.stack([b[0] for b in batch]), torch.tensor([b[1] for b in batch], dtype=torch.float32)
-
-
 def _collate_test(batch: list[tuple[int, torch.Tensor, float]]) -> tuple[list[int], torch.Tensor, list[float]]:
     return [b[0] for b in batch], torch.stack([b[1] for b in batch]), [b[2] for b in batch]
 
 
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (tensors, or tuples/lists/dicts of them) on ``device``; other leaves unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
 # ---------------------------------------------------------------------------------------------------
-# optimisation
-
-
-def lr_at_step(step: int, steps_per_epoch: int, o: Any) -> float:
-    """DEIQT's per-iteration learning rate (timm ``StepLRScheduler`` with warm-up, METHODS.md §2.3).
-
-    Linear warm-up from ``warmup_lr`` over ``warmup_epochs`` epochs, then
-    ``lr · decay_rate ** (step // decay_steps)`` (counted from step 0), floored at ``min_lr``.
-
-    Example:
-        >>> from pyiqa_fast.train.config import OptimConfig
-        >>> f"{lr_at_step(300, 100, OptimConfig()):.1e}"
-        '2.0e-05'
-    """
-    warm = int(round(o.warmup_epochs * steps_per_epoch))
-    if step < warm:
-        return o.warmup_lr + step * (o.lr - o.warmup_lr) / warm
-    decay = max(1, int(round(o.decay_epochs * steps_per_epoch)))
-    return max(o.lr * o.decay_rate ** (step // decay), o.min_lr)
-
-
-def build_optimizer(model: nn.Module, o: Any) -> torch.optim.Optimizer:
-    """AdamW with no weight decay on 1-D parameters, biases and ``model.no_weight_decay()`` names."""
-    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        if p.ndim <= 1 or name.endswith(".bias") or name in skip or name.split(".")[-1] in skip:
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=o.warmup_lr, betas=tuple(o.betas), eps=o.eps)
+# run metadata
 
 
 def _versions() -> dict[str, Any]:
@@ -251,23 +162,33 @@ def _seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    """Train and evaluate a BIQA model under a protocol, with resumable checkpoints.
+    """Train and evaluate BIQA models: every stage of a recipe, every repeat of the protocol,
+    with resumable checkpoints.
 
     Args:
-        cfg: The run configuration.
+        cfg: The run configuration (``cfg.recipe`` names the stages; ``cfg.stages.<name>``
+            overrides the config per stage).
         train_dataset: Training set (items ``{"image": Tensor[3, H, W] float in [0, 1], "mos": float}``);
-            used for every repeat. If omitted, ``build_dataset(cfg, "train", repeat)`` is called.
-        eval_dataset: Test set, likewise (``build_dataset(cfg, "test", repeat)`` if omitted).
-        build_dataset: Hook ``(cfg, phase, repeat) -> Dataset``; default :func:`pyiqa_fast.data.build.build_dataset`.
-        model_factory: ``(cfg) -> nn.Module`` returning ``Tensor[B]`` scores; default
+            used for every stage and repeat. If omitted, ``build_dataset(stage_cfg, "train", repeat)``.
+        eval_dataset: Test set, likewise (``build_dataset(stage_cfg, "test", repeat)`` if omitted).
+        build_dataset: Hook ``(cfg, phase, repeat) -> Dataset``; default
+            :func:`pyiqa_fast.data.build.build_dataset`.
+        model_factory: ``(cfg) -> nn.Module`` returning ``Tensor[B]`` scores, what
+            :class:`~pyiqa_fast.train.stages.MOSStage` trains; default
             ``pyiqa_fast.models.create_model(cfg.model.name, **cfg.model.kwargs)``.
+        stages: The stages to run instead of ``cfg.recipe``'s (e.g. a recipe under development).
 
-    Under ``torchrun`` the process group is joined on construction (see
-    :mod:`pyiqa_fast.train.distributed`); ``data.batch_size`` is per process.
+    A single-stage run writes into ``train.out_dir``; a multi-stage run gives each stage the folder
+    ``<train.out_dir>/<stage name>`` (checkpoints, weights, results, curves) and writes the run's
+    ``results.json`` (every stage's summary) at the top. Under ``torchrun`` the process group is
+    joined on construction (see :mod:`pyiqa_fast.train.distributed`); ``data.batch_size`` is per
+    process.
 
     Raises:
         ConfigError: A config field of the wrong type or out of range, an unknown loss, target
             normalisation or protocol (:func:`~pyiqa_fast.train.config.validate_config`).
+        ValueError: An unknown recipe, or stages that do not fit together (repeated names, inputs
+            from no earlier stage, overrides for no stage).
 
     Example:
         >>> from pyiqa_fast.train import Trainer, load_config
@@ -277,8 +198,14 @@ class Trainer:
 
     def __init__(self, cfg: Config, *, train_dataset: Dataset | None = None, eval_dataset: Dataset | None = None,
                  build_dataset: Callable[[Config, str, int], Dataset] | None = None,
-                 model_factory: Callable[[Config], nn.Module] | None = None) -> None:
+                 model_factory: Callable[[Config], nn.Module] | None = None,
+                 stages: Sequence[Stage] | None = None) -> None:
         self.cfg = validate_config(cfg)
+        if stages is not None:
+            self.stages = list(stages)
+            check_stages(self.stages, cfg)
+        else:
+            self.stages = recipe_stages(cfg)
         self.protocol = Protocol.preset(cfg.protocol, **cfg.protocol_overrides)
         dev = cfg.train.device
         if dev == "auto":
@@ -292,7 +219,10 @@ class Trainer:
         self._build_dataset = build_dataset or default_build_dataset
         self._model_factory = model_factory
         self.out_dir = cfg.train.out_dir
-        self.ckpt_path = os.path.join(self.out_dir, "checkpoints", "last.pt")
+        #: The stage being trained and its config (the run's before :meth:`fit`).
+        self.stage: Stage = self.stages[0]
+        self._stage_cfg: Config = cfg
+        self.ckpt_path = os.path.join(self.stage_dir(self.stage), "checkpoints", "last.pt")
         self.last_checkpoint: str | None = None
         self.messages: list[str] = []
         self.model: nn.Module | None = None
@@ -307,23 +237,55 @@ class Trainer:
             self.messages.append(msg)
             print(msg, flush=True)
 
-    def _make_model(self) -> nn.Module:
+    def _make_model(self, cfg: Config | None = None) -> nn.Module:
+        cfg = cfg if cfg is not None else self._stage_cfg
         if self._model_factory is not None:
-            return self._model_factory(self.cfg)
+            return self._model_factory(cfg)
         from pyiqa_fast.models import create_model
 
-        return create_model(self.cfg.model.name, **self.cfg.model.kwargs)
+        return create_model(cfg.model.name, **cfg.model.kwargs)
 
     def _datasets(self, repeat: int) -> tuple[Dataset, Dataset]:
-        tr = self._train_ds if self._train_ds is not None else self._build_dataset(self.cfg, "train", repeat)
-        te = self._eval_ds if self._eval_ds is not None else self._build_dataset(self.cfg, "test", repeat)
+        cfg = self._stage_cfg
+        tr = self._train_ds if self._train_ds is not None else self._build_dataset(cfg, "train", repeat)
+        te = self._eval_ds if self._eval_ds is not None else self._build_dataset(cfg, "test", repeat)
         return tr, te
 
-    def identity(self, model: nn.Module) -> dict[str, Any]:
-        """What a checkpoint must match to be resumed: model structure and result-changing config."""
-        c = self.cfg
+    @property
+    def multi_stage(self) -> bool:
+        """Whether the recipe has more than one stage (each then has its own folder)."""
+        return len(self.stages) > 1
+
+    def stage_dir(self, stage: Stage) -> str:
+        """The folder of ``stage``'s checkpoints, weights and results."""
+        return os.path.join(self.out_dir, stage.name) if self.multi_stage else self.out_dir
+
+    def stage_weights(self, stage: Stage, repeat: int) -> str:
+        """The weights file ``stage`` writes at the end of ``repeat``."""
+        return os.path.join(self.stage_dir(stage), f"model_repeat{repeat:02d}.pt")
+
+    def _inputs(self, stage: Stage, repeat: int) -> dict[str, str]:
+        """The weights files of the stages ``stage`` reads, for ``repeat`` (a stage with fewer
+        repeats hands on its last)."""
+        by_name = {s.name: s for s in self.stages}
+        paths = {}
+        for name in stage.inputs:
+            source = by_name[name]
+            cfg = stage_config(self.cfg, name)
+            repeats = Protocol.preset(cfg.protocol, **cfg.protocol_overrides).repeats
+            path = self.stage_weights(source, min(repeat, repeats - 1))
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"stage {stage.name!r} reads the weights of stage {name!r} for repeat "
+                                        f"{repeat}, but {path} does not exist (stage {name!r} has not finished)")
+            paths[name] = path
+        return paths
+
+    def identity(self, model: nn.Module, ctx: StageContext | None = None) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed: model structure and result-changing config
+        (and, in a multi-stage run, the stage and the weights it read)."""
+        c = self._stage_cfg
         d = c.data
-        return {
+        ident = {
             "model": {"name": c.model.name, "kwargs": json.loads(json.dumps(c.model.kwargs, default=str)),
                       **model_fingerprint(model)},
             "data": {"dataset": d.dataset, "split": d.split, "resize": d.resize, "crop_size": d.crop_size,
@@ -335,12 +297,20 @@ class Trainer:
             "protocol": self.protocol.to_dict(),
             "world_size": self.dist.world_size,
         }
+        if self.multi_stage:  # single-stage identities are unchanged: older checkpoints resume
+            ident["stage"] = {"recipe": self.cfg.recipe, "name": self.stage.name,
+                              "inputs": dict(ctx.inputs) if ctx is not None else {}}
+        return ident
 
     def _results_base(self) -> dict[str, Any]:
-        return {"protocol": self.protocol.to_dict(), "seed": self.cfg.train.seed, "config": config_to_dict(self.cfg),
+        cfg = self._stage_cfg
+        base = {"protocol": self.protocol.to_dict(), "seed": cfg.train.seed, "config": config_to_dict(cfg),
                 "versions": _versions(), "world_size": self.dist.world_size, "device": str(self.device),
                 "amp": self.amp, "plcc_fit": self.protocol.plcc_fit,
                 "epoch_selection": self.protocol.select, "repeats": []}
+        if self.multi_stage:
+            base["stage"] = self.stage.name
+        return base
 
     # -- evaluation ---------------------------------------------------------------------------------
 
@@ -364,7 +334,7 @@ class Trainer:
         """
         from pyiqa_fast.metrics import krcc, plcc, rmse, srcc
 
-        p, c = self.protocol, self.cfg
+        p, c = self.protocol, self._stage_cfg
         _check_test_set(dataset, "the test set")
         crops = _TestCrops(dataset, c.data.crop_size, p.test_crops, p.test_crop_mode, c.train.seed)
         mine = list(range(self.dist.rank, len(crops), self.dist.world_size))
@@ -397,28 +367,83 @@ class Trainer:
         barrier(self.dist)
         self.last_checkpoint = self.ckpt_path
 
-    def _write_results(self, results: dict[str, Any]) -> None:
+    def _write_results(self, results: dict[str, Any], folder: str | None = None) -> None:
         if self.dist.is_main:
-            atomic_write_bytes(os.path.join(self.out_dir, "results.json"),
+            atomic_write_bytes(os.path.join(folder or self.stage_dir(self.stage), "results.json"),
                                json.dumps(results, indent=2, allow_nan=True).encode())
 
     def fit(self, resume: bool | str | os.PathLike = False) -> dict[str, Any]:
-        """Run every repeat of the protocol (or continue from a checkpoint) and write the results.
+        """Run every stage and repeat (or continue from checkpoints) and write the results.
 
         Args:
-            resume: ``True`` continues from ``<out_dir>/checkpoints/last.pt`` if it exists; a path
-                continues from that file (which must exist).
+            resume: ``True`` continues from the checkpoints under ``train.out_dir`` where they exist
+                (a multi-stage run skips the stages that finished and continues the one that did
+                not); a path continues a single-stage run from that file (which must exist).
 
         Returns:
-            The results record (also written to ``<out_dir>/results.json``; curves to ``curves.png``).
-            ``results["stopped_early"]`` is True when ``train.max_steps`` stopped the run.
+            The results record (also written to ``<out_dir>/results.json``; curves to
+            ``curves.png`` per stage). ``results["stopped_early"]`` is True when ``train.max_steps``
+            (counted within the stage being trained) stopped the run.
 
         Raises:
             TrainingDivergedError: Non-finite loss (names the step and the last checkpoint).
             CheckpointMismatchError: The checkpoint belongs to another model or config.
             CheckpointError: The checkpoint is empty, unreadable, lacks entries of a resumable
                 checkpoint, or holds non-finite weights.
+            ValueError: A checkpoint path given to a multi-stage run.
         """
+        if self.multi_stage and resume not in (True, False):
+            raise ValueError(f"a multi-stage run resumes from its folder (resume=True), not from a file: "
+                             f"got {resume!r}")
+        prev_det = torch.are_deterministic_algorithms_enabled()
+        prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+        if self.cfg.train.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            if not self.multi_stage:
+                return self._fit_stage(self.stages[0], resume)
+            return self._fit_stages(bool(resume))
+        finally:
+            torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+
+    def _finished(self, stage: Stage) -> dict[str, Any] | None:
+        """The results of ``stage`` if an earlier run finished it (every weights file written)."""
+        path = os.path.join(self.stage_dir(stage), "results.json")
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as fh:
+            results = json.load(fh)
+        done = results.get("stopped_early") is False and "summary" in results
+        return results if done and all(os.path.isfile(r["weights"]) for r in results["repeats"]) else None
+
+    def _fit_stages(self, resume: bool) -> dict[str, Any]:
+        run: dict[str, Any] = {"recipe": self.cfg.recipe, "config": config_to_dict(self.cfg), "stages": []}
+        results: dict[str, Any] = {}
+        for stage in self.stages:
+            done = self._finished(stage) if resume else None
+            if done is not None:
+                self._log(f"stage {stage.name}: finished in an earlier run ({self.stage_dir(stage)})")
+                results = done
+            else:
+                self._log(f"stage {stage.name} ({self.stages.index(stage) + 1}/{len(self.stages)})")
+                results = self._fit_stage(stage, resume)
+            run["stages"].append({"name": stage.name, "dir": self.stage_dir(stage),
+                                  "stopped_early": results["stopped_early"], "summary": results.get("summary")})
+            if results["stopped_early"]:
+                break
+        run["stopped_early"] = results["stopped_early"]
+        if not run["stopped_early"]:
+            run["summary"] = results.get("summary")
+        self._write_results(run, self.out_dir)
+        return run
+
+    def _fit_stage(self, stage: Stage, resume: bool | str | os.PathLike) -> dict[str, Any]:
+        self.stage = stage
+        self._stage_cfg = stage_config(self.cfg, stage.name)
+        self.protocol = Protocol.preset(self._stage_cfg.protocol, **self._stage_cfg.protocol_overrides)
+        self.ckpt_path = os.path.join(self.stage_dir(stage), "checkpoints", "last.pt")
+        self.last_checkpoint = None
         ckpt = None
         if resume:
             path = self.ckpt_path if resume is True else os.fspath(resume)
@@ -426,24 +451,16 @@ class Trainer:
                 ckpt = load_checkpoint(path, require=WEIGHTS_KEYS + RESUME_KEYS)
                 self.last_checkpoint = path
                 self._log(f"resuming from {path} (repeat {ckpt['repeat']}, step {ckpt['step']})")
-        prev_det = torch.are_deterministic_algorithms_enabled()
-        prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-        if self.cfg.train.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            results = self._fit(ckpt)
-        finally:
-            torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        results = self._fit(stage, ckpt)
         if self.dist.is_main and not results.get("stopped_early"):
             from pyiqa_fast.train.plots import plot_training_curves
 
-            reason = plot_training_curves(results, os.path.join(self.out_dir, "curves.png"))
+            reason = plot_training_curves(results, os.path.join(self.stage_dir(stage), "curves.png"))
             if reason:
                 self._log(reason)
         return results
 
-    def _fit(self, ckpt: dict[str, Any] | None) -> dict[str, Any]:
+    def _fit(self, stage: Stage, ckpt: dict[str, Any] | None) -> dict[str, Any]:
         p = self.protocol
         results = self._results_base()
         start_repeat = 0
@@ -451,7 +468,8 @@ class Trainer:
             results["repeats"] = list(ckpt["completed_repeats"])
             start_repeat = int(ckpt["repeat"])
         for repeat in range(start_repeat, p.repeats):
-            rec = self._fit_repeat(repeat, ckpt if ckpt is not None and repeat == start_repeat else None, results)
+            rec = self._fit_repeat(stage, repeat, ckpt if ckpt is not None and repeat == start_repeat else None,
+                                   results)
             if rec is None:
                 results["stopped_early"] = True
                 self._write_results(results)
@@ -465,35 +483,41 @@ class Trainer:
         results["summary"] = summary
         results["stopped_early"] = False
         self._write_results(results)
-        self._log(f"done: {p.statistic} over {len(results['repeats'])} repeat(s): SRCC {summary['srcc']:.4f} "
-                  f"PLCC {summary['plcc']:.4f}")
+        what = f"stage {stage.name}: " if self.multi_stage else ""
+        if summary["srcc_per_repeat"]:
+            self._log(f"done: {what}{p.statistic} over {len(results['repeats'])} repeat(s): SRCC "
+                      f"{summary['srcc']:.4f} PLCC {summary['plcc']:.4f}")
+        else:
+            self._log(f"done: {what}{len(results['repeats'])} repeat(s) (no test metrics)")
         return results
 
-    def _fit_repeat(self, repeat: int, ckpt: dict[str, Any] | None,
+    def _fit_repeat(self, stage: Stage, repeat: int, ckpt: dict[str, Any] | None,
                     results: dict[str, Any]) -> dict[str, Any] | None:
-        cfg, p, info = self.cfg, self.protocol, self.dist
+        cfg, p, info = self._stage_cfg, self.protocol, self.dist
         train_ds, eval_ds = self._datasets(repeat)
-        _check_test_set(eval_ds, f"the test set of repeat {repeat}")  # before any training
+        evaluates = type(stage).evaluate is not Stage.evaluate
+        if evaluates:
+            _check_test_set(eval_ds, f"the test set of repeat {repeat}")  # before any training
+        ctx = StageContext(cfg, repeat, self.device, self.amp, inputs=self._inputs(stage, repeat))
         # the stats of this repeat's training set; a resume keeps the checkpoint's
         if ckpt is not None and "target_stats" in ckpt:
             stats = ckpt["target_stats"]
         else:
-            stats = target_stats(cfg.train.target_norm, train_ds)
-        self.target_stats = stats
-        t_mean, t_std = (stats["mean"], stats["std"]) if stats is not None else (0.0, 1.0)
+            stats = stage.target_stats(train_ds, ctx)
+        self.target_stats = ctx.target_stats = stats
         _seed_everything(cfg.train.seed + info.rank)
-        model = self._make_model().to(self.device)
-        identity = self.identity(model)
+        model = stage.build_model(ctx, self._make_model).to(self.device)
+        frozen = {name: m.to(self.device).eval().requires_grad_(False) for name, m in stage.build_frozen(ctx).items()}
+        identity = self.identity(model, ctx)
         if ckpt is not None:
             check_compatible(ckpt, identity, model, path=self.last_checkpoint or "checkpoint")
             model.load_state_dict(ckpt["model"])
-        opt = build_optimizer(model, cfg.optim)
+        opt = stage.optimizer(model, ctx)
         scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         net: nn.Module = model
         if info.enabled:
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        loss_fn = LOSSES[cfg.optim.loss]
 
         n = len(train_ds)  # type: ignore[arg-type]
         global_batch = cfg.data.batch_size * info.world_size
@@ -505,18 +529,20 @@ class Trainer:
         total = steps_per_epoch * cfg.train.epochs
         step, history = 0, []
         loss_sum, loss_count = 0.0, 0
+        named_sums: dict[str, float] = {}
         if ckpt is not None:
             opt.load_state_dict(ckpt["optimizer"])
             scaler.load_state_dict(ckpt["scaler"])
             step, history = int(ckpt["step"]), list(ckpt["history"])
             loss_sum, loss_count = float(ckpt["epoch_loss_sum"]), int(ckpt["epoch_loss_count"])
+            named_sums = dict(ckpt.get("epoch_losses", {}))
             restore_rng_state(ckpt["rng"][info.rank] if isinstance(ckpt["rng"], list) else ckpt["rng"])
 
         def state() -> dict[str, Any]:
             rngs = all_gather_objects(capture_rng_state(), info)
             return {"format": FORMAT_VERSION, "identity": identity, "config": config_to_dict(cfg),
                     "repeat": repeat, "step": step, "history": history, "completed_repeats": results["repeats"],
-                    "epoch_loss_sum": loss_sum, "epoch_loss_count": loss_count,
+                    "epoch_loss_sum": loss_sum, "epoch_loss_count": loss_count, "epoch_losses": named_sums,
                     "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
                     "rng": rngs, "target_stats": stats}
 
@@ -536,33 +562,35 @@ class Trainer:
             for k in range(first, steps_per_epoch):
                 lo = k * global_batch + info.rank * b
                 batches.append([(order[q], q) for q in range(lo, lo + b)])
-            crops = _TrainCrops(train_ds, cfg.data.crop_size, cfg.data.hflip, (cfg.train.seed, repeat, epoch))
-            loader = DataLoader(crops, batch_sampler=batches, num_workers=cfg.data.num_workers,
-                                collate_fn=_collate_train, pin_memory=self.device.type == "cuda")
+            loader = DataLoader(stage.train_samples(train_ds, ctx, epoch), batch_sampler=batches,
+                                num_workers=cfg.data.num_workers, collate_fn=stage.collate,
+                                pin_memory=self.device.type == "cuda")
             show = info.is_main and cfg.train.progress
-            bar = tqdm(total=steps_per_epoch, initial=first, desc=f"repeat {repeat} epoch {epoch + 1}/"
+            what = f"{stage.name} " if self.multi_stage else ""
+            bar = tqdm(total=steps_per_epoch, initial=first, desc=f"{what}repeat {repeat} epoch {epoch + 1}/"
                        f"{cfg.train.epochs}", leave=False, dynamic_ncols=True) if show and tqdm else None
             t0 = time.time()
-            for x, y in loader:
-                lr = lr_at_step(step, steps_per_epoch, cfg.optim)
+            for batch in loader:
+                lr = stage.lr(step, steps_per_epoch, ctx)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                x = x.to(self.device, non_blocking=True)
-                y = y.to(self.device, non_blocking=True)
-                if stats is not None:
-                    y = (y - t_mean) / t_std
-                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-                    pred = net(x)
-                loss = loss_fn(pred.float(), y)
-                seen = loss.detach().clone()
+                named = stage.losses(net, frozen, _to_device(batch, self.device), ctx)
+                terms = list(named.values())
+                loss = terms[0]
+                for term in terms[1:]:
+                    loss = loss + term
+                # one all-reduce for the total and every named term
+                seen = torch.stack([loss.detach().float(), *(t.detach().float() for t in terms)])
                 if info.enabled:
                     torch.distributed.all_reduce(seen)
                     seen /= info.world_size
-                value = float(seen)
+                value, *term_values = seen.tolist()
                 if not math.isfinite(value):
                     where = self.last_checkpoint or "none written yet"
+                    terms_seen = "".join(f"{k} {v:.4g}, " for k, v in zip(named, term_values, strict=True)
+                                         if len(named) > 1)
                     raise TrainingDivergedError(
-                        f"loss is {value} at step {step} (repeat {repeat}, epoch {epoch}, batch "
+                        f"loss is {value} at step {step} ({terms_seen}{what}repeat {repeat}, epoch {epoch}, batch "
                         f"{step % steps_per_epoch}, lr {lr:.3g}); stopping. Last checkpoint: {where}")
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -574,11 +602,13 @@ class Trainer:
                 step += 1
                 loss_sum += value
                 loss_count += 1
+                for k, v in zip(named, term_values, strict=True):
+                    named_sums[k] = named_sums.get(k, 0.0) + v
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{value:.4g}", lr=f"{lr:.2e}")
                 elif show and step % max(1, cfg.train.log_every) == 0:
-                    self._log(f"repeat {repeat} step {step}/{total} loss {value:.4g} lr {lr:.2e}")
+                    self._log(f"{what}repeat {repeat} step {step}/{total} loss {value:.4g} lr {lr:.2e}")
                 epoch_done = step % steps_per_epoch == 0
                 if epoch_done:
                     break
@@ -593,15 +623,20 @@ class Trainer:
                     self._save(state())
             if bar is not None:
                 bar.close()
-            rec: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": loss_sum / max(1, loss_count),
-                                   "lr": lr_at_step(step - 1, steps_per_epoch, cfg.optim),
-                                   "time_s": time.time() - t0}
+            count = max(1, loss_count)
+            rec: dict[str, Any] = {"epoch": epoch, "step": step, "train_loss": loss_sum / count,
+                                   "losses": {k: v / count for k, v in named_sums.items()},
+                                   "lr": stage.lr(step - 1, steps_per_epoch, ctx), "time_s": time.time() - t0}
             if (epoch + 1) % max(1, cfg.train.eval_every) == 0 or epoch + 1 == cfg.train.epochs:
-                rec.update(self.evaluate(model, eval_ds, stats))
-                self._log(f"repeat {repeat} epoch {epoch + 1}: loss {rec['train_loss']:.4g} SRCC {rec['srcc']:.4f} "
-                          f"PLCC {rec['plcc']:.4f}")
+                metrics = stage.evaluate(self, model, eval_ds, ctx)
+                if metrics:
+                    rec.update(metrics)
+                    self._log(f"{what}repeat {repeat} epoch {epoch + 1}: loss {rec['train_loss']:.4g} SRCC "
+                              f"{rec['srcc']:.4f} PLCC {rec['plcc']:.4f}")
+                else:
+                    self._log(f"{what}repeat {repeat} epoch {epoch + 1}: loss {rec['train_loss']:.4g}")
             history.append(rec)
-            loss_sum, loss_count = 0.0, 0
+            loss_sum, loss_count, named_sums = 0.0, 0, {}
             self._save(state())
             self._write_results({**results, "repeats": [*results["repeats"],
                                                         {"repeat": repeat, "epochs": history, "partial": True}]})
@@ -610,9 +645,10 @@ class Trainer:
                 self._log(f"stopped at step {step} (train.max_steps); checkpoint {self.ckpt_path}")
                 return None
         self.model = model
-        weights = os.path.join(self.out_dir, f"model_repeat{repeat:02d}.pt")
+        weights = self.stage_weights(stage, repeat)
         if info.is_main:
             save_checkpoint(weights, {"format": FORMAT_VERSION, "identity": identity, "model": model.state_dict(),
                                       "target_stats": stats})
+        barrier(info)  # the next stage reads it
         return {"repeat": repeat, "epochs": history, "selected": select_epoch(history, p.select), "steps": total,
                 "weights": weights, "target_stats": stats}
