@@ -1,4 +1,4 @@
-"""Shared helpers for the training tests: a tiny conv net and a fast config."""
+"""Shared helpers for the training tests: a tiny conv net, a fast config and a two-stage toy recipe."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from pyiqa_fast.train import Config, apply_overrides
+from pyiqa_fast.train.stages import MOSStage, register_recipe
 
 
 class TinyNet(nn.Module):
@@ -37,3 +38,31 @@ def tiny_config(out_dir, *extra: str) -> Config:
         "train.epochs=2", "train.device=cpu", "train.progress=false", f"train.out_dir={out_dir}",
         *extra,
     ])
+
+
+class DistilledStudent(MOSStage):
+    """The toy second stage: TinyNet regresses the MOS and matches the frozen first stage's scores."""
+
+    name, inputs = "student", ("teacher",)
+
+    def __init__(self) -> None:
+        pass
+
+    def build_frozen(self, ctx):
+        teacher = TinyNet(**ctx.cfg.model.kwargs)
+        teacher.load_state_dict(torch.load(ctx.inputs["teacher"], weights_only=True)["model"])
+        return {"teacher": teacher}
+
+    def losses(self, model, frozen, batch, ctx):
+        x, _ = batch
+        with torch.no_grad():
+            target = frozen["teacher"](x)
+        return {**super().losses(model, frozen, batch, ctx),
+                "kd": 0.01 * torch.nn.functional.mse_loss(model(x).float(), target.float())}
+
+
+def toy_recipe(cfg: Config) -> list[MOSStage]:
+    return [MOSStage("teacher"), DistilledStudent()]
+
+
+register_recipe("toy2", toy_recipe)
