@@ -33,7 +33,7 @@ import torch
 from pyiqa_fast.data.catalogue import DatasetInfo, get_dataset_info
 from pyiqa_fast.data.images import ImageReadError, read_image, verify_image
 from pyiqa_fast.data.meta import Record, read_meta_csv
-from pyiqa_fast.data.splits import PHASES, check_split, parse_split_name, ratio_split
+from pyiqa_fast.data.splits import PHASES, check_split, parse_split_name, ratio_split, required_phases
 
 IMAGE_EXTENSIONS = (".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -509,20 +509,33 @@ class IQADataset(torch.utils.data.Dataset):
         return f"IQADataset({self.info.name!r}, n={len(self)}{sel}, root={str(self.root)!r})"
 
 
+def content_keys(info: DatasetInfo, records: list[Record]) -> list[str]:
+    """One content unit per record for a content-disjoint split: the reference image of a synthetic
+    set (every distorted version of a reference shares its phase), the image itself otherwise.
+
+    Raises:
+        ValueError: A synthetic-set record without ``ref_name``.
+    """
+    if info.synthetic:
+        missing = [r.name for r in records if not r.ref_name]
+        if missing:
+            raise ValueError(f"{info.title}: content-disjoint splits need ref_name for every record; "
+                             f"{len(missing)} have none (first: {missing[0]!r})")
+        return [r.ref_name for r in records]  # type: ignore[misc]
+    return [r.name for r in records]
+
+
 def _attach_split(info: DatasetInfo, records: list[Record], split: str) -> None:
     if split == "official_split":
         if not any("official_split" in r.splits for r in records):
             raise ValueError(f"{info.title}: no official split in the files read (KonIQ-10k needs "
                              "koniq10k_distributions_sets.csv; FLIVE a 'set' or 'is_valid' column); use "
-                             "ratio82_seed<s>_split<kk>")
+                             "ratio82_seed<s>_split<kk> or train<p>_seed<s>_split<kk>")
         return
     ratio, seed, repeat = parse_split_name(split)
     if all(split in r.splits for r in records):
         return  # from a meta CSV
-    keys = [(r.ref_name or r.name) if info.synthetic else r.name for r in records]
-    if info.synthetic and any(r.ref_name is None for r in records):
-        raise ValueError(f"{info.title}: content-disjoint splits need ref_name for every record")
-    for r, p in zip(records, ratio_split(keys, seed, repeat, ratio), strict=True):
+    for r, p in zip(records, ratio_split(content_keys(info, records), seed, repeat, ratio), strict=True):
         r.splits[split] = p
 
 
@@ -537,9 +550,10 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
         root: The release folder; the expected layout is in the catalogue entry and in every error.
             For the embedded ``"skimage-synth"`` (:mod:`pyiqa_fast.data.synth`): None or a cache folder.
         split: None (all images), ``"official_split"`` (KonIQ-10k with the sets CSV; FLIVE with a
-            set column), or ``"ratio82_seed<s>_split<kk>"`` / ``"ratio712_seed<s>_split<kk>"``:
-            read from ``meta`` when it has that column, else generated (content-disjoint by
-            reference image for synthetic sets; :mod:`pyiqa_fast.data.splits`).
+            set column), or ``"ratio82_seed<s>_split<kk>"`` / ``"ratio712_seed<s>_split<kk>"`` /
+            ``"train<p>_seed<s>_split<kk>"`` (``p`` % train, the rest test: the data-efficient
+            protocols): read from ``meta`` when it has that column, else generated
+            (content-disjoint by reference image for synthetic sets; :mod:`pyiqa_fast.data.splits`).
         phase: ``"train"``, ``"val"`` or ``"test"`` (needs ``split``); None keeps every phase.
         meta: A pyiqa-format meta CSV (``pyiqa-fast prepare`` writes one) to read records and
             split columns from instead of the official label files.
@@ -598,10 +612,7 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
     if split is not None:
         _attach_split(info, records, split)
         column = [r.splits.get(split, "") for r in records]
-        need = ("train", "val", "test") if split.startswith("ratio712") else ("train", "test")
-        if split == "official_split":
-            need = ("train",)
-        check_split(column, split, need=need + ((phase,) if phase else ()))
+        check_split(column, split, need=required_phases(split) + ((phase,) if phase else ()))
         if phase is not None:
             records = [r for r, p in zip(records, column, strict=True) if p == phase]
 

@@ -1,9 +1,10 @@
 """Meta CSVs in pyiqa format (STYLE.md §10).
 
 One row per image: ``name, mos, std`` (+ ``ref_name`` for synthetic sets), then one column per
-split (``official_split``, ``ratio82_seed<s>_split<kk>`` …) holding ``train``/``val``/``test`` or
-empty. ``name`` is the image path relative to the dataset root (``/``-separated); missing ``mos``
-or ``std`` values are written empty and read as NaN. No pickled split files.
+split (``official_split``, ``ratio82_seed<s>_split<kk>``, ``train<p>_seed<s>_split<kk>`` …, see
+:mod:`pyiqa_fast.data.splits`) holding ``train``/``val``/``test`` or empty. ``name`` is the image
+path relative to the dataset root (``/``-separated); missing ``mos`` or ``std`` values are written
+empty and read as NaN. No pickled split files.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def _read_rows(path: Path, reader, synthetic: bool | None, expected: str) -> tup
                 ([f"unexpected column(s) {unexpected}"] if unexpected else []) + \
                 (["duplicated column names"] if len(set(header)) != len(header) else [])
         raise ValueError(f"meta CSV {path}: {'; '.join(parts)}; expected header {expected} "
-                         "(split columns: official_split or ratio82_seed<s>_split<kk>)")
+                         "(split columns: official_split, ratio82_seed<s>_split<kk>, ratio712_seed<s>_split<kk> or "
+                         "train<p>_seed<s>_split<kk>)")
     idx = {c: i for i, c in enumerate(header)}
     split_cols = [c for c in header if _is_split_column(c)]
     records: list[Record] = []

@@ -15,10 +15,10 @@ with SSIM of Wang et al. (2004): 11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2
 (:func:`ssim`, which matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
 sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=0)``). Higher is better, range 0..100.
 
-Splits are content-disjoint by reference photo (``ratio82_seed<s>_split<kk>``, as for every
-synthetic set, :mod:`pyiqa_fast.data.splits`). With 8 photos a split holds 6 train and 2 test
-references (240 test images): correlations on it are noisy and say nothing about real BIQA
-benchmarks. Use it for smoke tests, demos and CI — never report it as a result.
+Splits are content-disjoint by reference photo (``ratio82_seed<s>_split<kk>``,
+``train<p>_seed<s>_split<kk>`` …, as for every synthetic set, :mod:`pyiqa_fast.data.splits`). With 8
+photos a ratio82 split holds 6 train and 2 test references (240 test images): correlations on it are
+noisy and say nothing about real BIQA benchmarks. Use it for smoke tests, demos and CI — never report it as a result.
 
 Generation is deterministic for given arguments (photos, size, seed, types) and takes seconds on a
 CPU (types without a C++ kernel in a build fall back to the slower reference backend); the result is
@@ -249,7 +249,7 @@ def load_skimage_synth(info: Any, root: str | os.PathLike | None, split: str | N
     """
     from pyiqa_fast.data.datasets import _attach_split
     from pyiqa_fast.data.meta import Record
-    from pyiqa_fast.data.splits import check_split
+    from pyiqa_fast.data.splits import check_split, required_phases
 
     if resize is not None:
         sides = {int(v) for v in (resize if isinstance(resize, (list, tuple)) else (resize,))}
@@ -262,11 +262,11 @@ def load_skimage_synth(info: Any, root: str | os.PathLike | None, split: str | N
     index = list(range(len(records)))
     if split is not None:
         if split == "official_split":
-            raise ValueError("skimage-synth has no official split; use ratio82_seed<s>_split<kk>")
+            raise ValueError("skimage-synth has no official split; use ratio82_seed<s>_split<kk> or "
+                             "train<p>_seed<s>_split<kk>")
         _attach_split(info, records, split)
         column = [r.splits.get(split, "") for r in records]
-        need = ("train", "val", "test") if split.startswith("ratio712") else ("train", "test")
-        check_split(column, split, need=need + ((phase,) if phase else ()))
+        check_split(column, split, need=required_phases(split) + ((phase,) if phase else ()))
         if phase is not None:
             index = [i for i, p in enumerate(column) if p == phase]
             records = [records[i] for i in index]
