@@ -1,4 +1,5 @@
-"""Datasets, meta CSVs, splits and transforms (STYLE.md §10, METHODS.md §1.1, §1.3, §2.2).
+"""Datasets, meta CSVs, splits and transforms (STYLE.md §10, METHODS.md §1.1, §1.3, §2.2,
+docs/design/protocols.md).
 
 Data are read from local folders in the layout of each official release; nothing is downloaded.
 
@@ -10,11 +11,18 @@ Example:
 
 from __future__ import annotations
 
-from pyiqa_fast.data.build import SyntheticIQADataset, build_dataset
+from pyiqa_fast.data.build import SyntheticIQADataset, build_dataset, resolve_split
 from pyiqa_fast.data.catalogue import CATALOGUE, DatasetInfo, get_dataset_info, list_datasets
 from pyiqa_fast.data.datasets import DatasetLayoutError, IQADataset, load_dataset, read_official
 from pyiqa_fast.data.meta import Record, read_meta_csv, write_meta_csv
-from pyiqa_fast.data.splits import fraction_split, parse_split_name, ratio_split, split_name
+from pyiqa_fast.data.splits import (
+    fraction_split,
+    parse_split_name,
+    ratio_split,
+    split_fractions,
+    split_name,
+    train_ratio,
+)
 
 __all__ = [
     "CATALOGUE",
@@ -32,6 +40,9 @@ __all__ = [
     "ratio_split",
     "read_meta_csv",
     "read_official",
+    "resolve_split",
+    "split_fractions",
     "split_name",
+    "train_ratio",
     "write_meta_csv",
 ]

@@ -1,8 +1,14 @@
-"""Evaluation protocols as named presets (METHODS.md §1.3).
+"""Evaluation protocols as named presets (METHODS.md §1.3, docs/design/protocols.md).
 
-A :class:`Protocol` fixes the split, the number of repeats, the statistic over repeats, the epoch
-selection rule and the test-time input. ``select="best_test_plcc"`` is what the official DEIQT and
-DP-IQA code do (choose the epoch on the test split); results record which rule they used.
+A :class:`Protocol` fixes the split (family and training fraction), the number of repeats, the
+statistic over repeats, the epoch selection rule and the test-time input. ``select="best_test_plcc"``
+is what the official DEIQT and DP-IQA code do (choose the epoch on the test split); results record
+which rule they used.
+
+The protocol's ``train_fraction`` is the one place a run's training share is set: with
+``data.split: auto`` (or the default ``ratio82``) :func:`pyiqa_fast.data.build_dataset` reads the
+column :meth:`Protocol.split_column` names, ``ratio82_seed<s>_split<kk>`` at 0.8 and
+``train<p>_seed<s>_split<kk>`` otherwise (``shdiqa_de20`` → ``train20_…``).
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from pyiqa_fast.data.splits import split_name, train_ratio
+
 __all__ = ["Protocol", "PROTOCOLS", "list_protocols", "aggregate", "select_epoch"]
 
 _STATISTICS = ("median", "mean", "max", "min")
 _SELECT = ("best_test_plcc", "best_test_srcc", "last")
 _CROPS = ("random", "five", "center", "resize")
+_SPLITS = ("ratio82", "official")
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,11 @@ class Protocol:
 
     Args:
         name: Preset name (or ``"custom"``).
-        split: Split family, ``"ratio82"`` (80/20) or ``"official"``.
-        train_fraction: Fraction of images (or reference images) used for training.
+        split: Split family: ``"ratio82"``, the seeded content-disjoint random split of
+            :mod:`pyiqa_fast.data.splits` (``train_fraction`` of the units train, the rest test;
+            80/20 by default, hence the name), or ``"official"``, the release's own split.
+        train_fraction: Fraction of images (or reference images) used for training, a whole
+            percent (it names the split column: 0.8 → ``ratio82_…``, 0.2 → ``train20_…``).
         content_disjoint: Split by reference image where the dataset has references.
         repeats: Number of random splits.
         statistic: ``median``, ``mean``, ``max`` or ``min`` over repeats.
@@ -61,6 +73,8 @@ class Protocol:
             raise ValueError(f"Protocol.statistic must be one of {_STATISTICS}, got {self.statistic!r}")
         if self.select not in _SELECT:
             raise ValueError(f"Protocol.select must be one of {_SELECT}, got {self.select!r}")
+        if self.split not in _SPLITS:
+            raise ValueError(f"Protocol.split must be one of {_SPLITS}, got {self.split!r}")
         if self.test_crop_mode not in _CROPS:
             raise ValueError(f"Protocol.test_crop_mode must be one of {_CROPS}, got {self.test_crop_mode!r}")
         for name in ("repeats", "test_crops"):
@@ -70,6 +84,11 @@ class Protocol:
         if not isinstance(self.train_fraction, (int, float)) or isinstance(self.train_fraction, bool) \
                 or not 0.0 < self.train_fraction < 1.0:
             raise ValueError(f"Protocol.train_fraction must be a number in (0, 1), got {self.train_fraction!r}")
+        try:
+            train_ratio(self.train_fraction)
+        except ValueError:
+            raise ValueError(f"Protocol.train_fraction must be a whole percent (0.01, 0.02, …, 0.99; it names the "
+                             f"split column train<p>_seed<s>_split<kk>), got {self.train_fraction!r}") from None
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Protocol:
@@ -83,6 +102,19 @@ class Protocol:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"unknown protocol {name!r}{hint} (available: {', '.join(PROTOCOLS)})")
         return dataclasses.replace(PROTOCOLS[name], **overrides) if overrides else PROTOCOLS[name]
+
+    def split_column(self, seed: int, repeat: int) -> str:
+        """The split column of ``repeat`` under this protocol with split seed ``seed``.
+
+        Example:
+            >>> Protocol.preset("shdiqa_de20").split_column(3407, 1)
+            'train20_seed3407_split01'
+            >>> Protocol.preset("deiqt").split_column(3407, 1)
+            'ratio82_seed3407_split01'
+        """
+        if self.split == "official":
+            return "official_split"
+        return split_name(seed, repeat, train_ratio(self.train_fraction))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (for result files)."""
@@ -101,6 +133,18 @@ PROTOCOLS: dict[str, Protocol] = {
     "loda": Protocol("loda", repeats=10, statistic="median", select="last", test_crops=15,
                      test_crop_mode="random", source="CODE NeosXu/LoDa:scripts/benchmark (statistic: PROPOSAL)"),
 }
+
+# SHDIQA's data-efficient rows: the shdiqa preset with a smaller training share, the other images
+# (reference images for synthetic sets) the test set; docs/design/protocols.md. Table 1 (KonIQ,
+# LIVEC): 20/40/60 %, 10 repeats, mean; which images it tests on is not stated. Table 2 (KonIQ,
+# SPAQ): 5/10/25 %, "tested on the other images"; its repeats are not stated (10, as Table 1).
+_DATA_EFFICIENT = {5: "Table 2; repeats", 10: "Table 2; repeats", 20: "Table 1; test set", 25: "Table 2; repeats",
+                   40: "Table 1; test set", 60: "Table 1; test set"}
+for _percent, _unstated in _DATA_EFFICIENT.items():
+    PROTOCOLS[f"shdiqa_de{_percent}"] = dataclasses.replace(
+        PROTOCOLS["shdiqa"], name=f"shdiqa_de{_percent}", train_fraction=_percent / 100,
+        source=f"PAPER SHDIQA-supp §2, {_unstated}, selection, crops: PROPOSAL")
+del _percent, _unstated
 
 
 def list_protocols() -> list[str]:
