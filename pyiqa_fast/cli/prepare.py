@@ -2,8 +2,10 @@
 
 Reads the official label files, checks the catalogue count, checks (and with ``verify`` decodes)
 every image, and writes ``meta_info_<name>.csv`` (pyiqa format, STYLE.md §10) with
-``official_split`` where the release has one and ``ratio82_seed<s>_split00 .. <repeats-1>``.
-Splits are generated on the full official list, so skipping a bad file never reshuffles them.
+``official_split`` where the release has one, ``ratio82_seed<s>_split00 .. <repeats-1>`` and the
+data-efficient ``train<p>_seed<s>_split<kk>`` columns of the protocol presets' training fractions
+(5, 10, 20, 25, 40, 60 %, labelled sets; docs/design/protocols.md). Splits are generated on the full official
+list, so skipping a bad file never reshuffles them.
 Optionally writes (or checks against) a sha256 manifest of the images.
 """
 
@@ -12,13 +14,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pyiqa_fast.data.catalogue import get_dataset_info
-from pyiqa_fast.data.datasets import load_dataset, read_official
+from pyiqa_fast.data.datasets import content_keys, load_dataset, read_official
 from pyiqa_fast.data.meta import write_meta_csv
-from pyiqa_fast.data.splits import check_split, ratio_split, split_name
+from pyiqa_fast.data.splits import check_split, ratio_split, required_phases, split_name, train_ratio
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -31,6 +35,34 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         low = value.lower()
         out[key.replace("-", "_")] = True if low == "true" else False if low == "false" else value
     return out
+
+
+def default_train_percents() -> list[int]:
+    """Training percents of the protocol presets other than 80 (``shdiqa_de5`` … ``shdiqa_de60``):
+    the data-efficient columns ``prepare`` writes by default, read from the presets so that a new
+    preset's fraction needs no second edit here."""
+    from pyiqa_fast.train.protocols import PROTOCOLS
+
+    return sorted({round(p.train_fraction * 100) for p in PROTOCOLS.values()
+                   if p.split == "ratio82" and p.train_fraction != 0.8})
+
+
+def parse_train_percents(text: str) -> list[int]:
+    """``"5,10,20"`` → ``[5, 10, 20]``; ``"none"`` → ``[]`` (``--train-percents``).
+
+    Raises:
+        ValueError: Not a comma-separated list of whole percents 1..99 (the value is named).
+    """
+    if text.strip().lower() == "none":
+        return []
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(1 <= v <= 99 for v in values):
+        raise ValueError(f"--train-percents expects comma-separated whole percents 1..99 (e.g. 5,10,20) or 'none'; "
+                         f"got {text!r}")
+    return values
 
 
 def _sha256(path: Path) -> str:
@@ -61,7 +93,8 @@ def _read_manifest(manifest: Path) -> dict[str, str]:
 
 def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, seed: int = 3407,
                 repeats: int = 10, verify: bool = True, on_error: str = "raise", check_count: bool = True,
-                checksums: bool = False, options: dict[str, Any] | None = None, quiet: bool = False) -> int:
+                checksums: bool = False, options: dict[str, Any] | None = None, quiet: bool = False,
+                train_percents: Sequence[int] | None = None) -> int:
     """Verify a dataset folder and write its meta CSV.
 
     Args:
@@ -69,7 +102,7 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
         root: The release folder.
         out: Output folder for ``meta_info_<name>.csv`` (default: ``root``).
         seed: Seed of the generated splits (default 3407, LoDa's).
-        repeats: Number of ``ratio82`` splits (``split00`` ..).
+        repeats: Number of splits (``split00`` ..) per training fraction.
         verify: Decode-check every image with Pillow (slow on large sets).
         on_error: ``"raise"`` or ``"skip"`` (skip and report missing/corrupt files).
         check_count: Require the catalogue count.
@@ -77,6 +110,11 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
             CSV, or, if it already exists, check the images against it.
         options: Per-dataset options (see :func:`pyiqa_fast.data.read_official`).
         quiet: Print nothing on success.
+        train_percents: Training percents (1..99) of the data-efficient ``train<p>_seed<s>_split<kk>``
+            columns written next to ``ratio82``; None: :func:`default_train_percents` (5, 10, 20,
+            25, 40, 60) for a labelled set, none for an unlabelled one, and a default percent
+            leaving a phase empty on this (small) set is left out with a warning; given
+            explicitly, such a percent is an error.
 
     Returns:
         0 on success, 1 when a checksum differs.
@@ -84,7 +122,8 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
     Raises:
         DatasetLayoutError, ValueError, OSError: As :func:`pyiqa_fast.data.load_dataset` (labels that
             are not finite numbers, an image listed twice: ``file:line`` and the value); bad
-            ``repeats``/``seed``; a malformed checksum manifest (``file:line``).
+            ``repeats``/``seed``/``train_percents`` (a requested fraction leaving a phase empty
+            included); a malformed checksum manifest (``file:line``).
     """
     info = get_dataset_info(dataset)
     root = Path(root).expanduser()
@@ -94,19 +133,38 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
         raise ValueError(f"repeats (--repeats) must be in 1..100; got {repeats}")
     if seed < 0:
         raise ValueError(f"seed (--seed) must be >= 0; got {seed}")
+    explicit = train_percents is not None
+    # the data-efficient protocols measure label efficiency: none by default for an unlabelled set
+    # (KADIS-700k, where 60 more columns would also multiply a 700k-row CSV)
+    percents = list(train_percents) if explicit else default_train_percents() if info.label_kind != "none" else []
+    bad = [p for p in percents if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 99]
+    if bad:
+        raise ValueError(f"train_percents (--train-percents) must be whole percents 1..99; got {percents}")
 
     records = read_official(info.name, root, check_count=check_count, **options)  # labels first: cheap
     ds = load_dataset(info.name, root, check_count=check_count, on_error=on_error, verify=verify, **options)
     kept = {r.name for r in ds.records}
-    keys = [(r.ref_name or r.name) if info.synthetic else r.name for r in records]
-    columns = [split_name(seed, k) for k in range(repeats)]
-    for col, k in zip(columns, range(repeats), strict=True):
-        for r, p in zip(records, ratio_split(keys, seed, k), strict=True):
-            r.splits[col] = p
+    keys = content_keys(info, records)
+    ratios = list(dict.fromkeys(["82", *(train_ratio(p / 100) for p in percents)]))  # 80 % is ratio82
+    columns, left_out = [], []
+    for ratio in ratios:
+        try:
+            generated = {split_name(seed, k, ratio): ratio_split(keys, seed, k, ratio) for k in range(repeats)}
+        except ValueError:  # a phase would be empty: the message names the column
+            if ratio == "82" or explicit:
+                raise
+            left_out.append(ratio)
+            continue
+        for col, phases in generated.items():
+            columns.append(col)
+            for r, p in zip(records, phases, strict=True):
+                r.splits[col] = p
+    if left_out:
+        warnings.warn(f"{info.title}: {len(set(keys))} content units are too few for the data-efficient column(s) "
+                      f"{', '.join(left_out)} (a phase would be empty); not written", stacklevel=2)
     records = [r for r in records if r.name in kept]
     for col in (["official_split"] if any("official_split" in r.splits for r in records) else []) + columns:
-        check_split([r.splits.get(col, "") for r in records], col, need=("train",) if col == "official_split"
-                    else ("train", "test"))
+        check_split([r.splits.get(col, "") for r in records], col, need=required_phases(col))
     manifest = out_dir / f"{info.name}.sha256"
     expected = _read_manifest(manifest) if checksums and manifest.is_file() else None  # before writing anything
     path = write_meta_csv(records, out_dir / f"meta_info_{info.name}.csv", synthetic=info.synthetic)
@@ -130,8 +188,10 @@ def run_prepare(dataset: str, root: str | Path, out: str | Path | None = None, s
         first = [r.splits[columns[0]] for r in records]
         print(f"{info.title}: {len(records)} images ({info.kind}, label {info.label or '-'} {rng}); "
               f"{len(ds.skipped)} skipped")
+        written = [f"ratio{r}" if r == "82" else r for r in ratios if r not in left_out]
         print(f"  {columns[0]}: train {first.count('train')}, test {first.count('test')} "
-              f"({'by reference image' if info.synthetic else 'by image'}); {repeats} split column(s)")
+              f"({'by reference image' if info.synthetic else 'by image'}); {repeats} split column(s) per "
+              f"fraction: {', '.join(written)}")
         print(f"  wrote {path}")
     return status
 
@@ -142,8 +202,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                                         "spaq, flive (aliases accepted)")
     parser.add_argument("--root", required=True, help="the official release folder (nothing is downloaded)")
     parser.add_argument("-o", "--out", default=None, help="folder for meta_info_<name>.csv (default: --root)")
-    parser.add_argument("--seed", type=int, default=3407, help="seed of the ratio82 splits (default 3407)")
-    parser.add_argument("--repeats", type=int, default=10, help="ratio82 split columns split00.. (default 10)")
+    parser.add_argument("--seed", type=int, default=3407, help="seed of the generated splits (default 3407)")
+    parser.add_argument("--repeats", type=int, default=10, help="split columns split00.. per fraction (default 10)")
+    parser.add_argument("--train-percents", default=None, metavar="P,P,...",
+                        help="training percents of the data-efficient train<p>_seed<s>_split<kk> columns written "
+                             "next to ratio82 (default: the protocol presets', 5,10,20,25,40,60, for a labelled "
+                             "set; 'none': ratio82 only)")
     parser.add_argument("--no-verify", dest="verify", action="store_false", help="do not decode-check every image")
     parser.add_argument("--skip-bad", dest="on_error", action="store_const", const="skip", default="raise",
                         help="skip and report missing/corrupt images instead of stopping")
@@ -158,6 +222,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run :func:`run_prepare` on arguments parsed with :func:`add_prepare_arguments`."""
+    percents = None if args.train_percents is None else parse_train_percents(args.train_percents)
     return run_prepare(args.dataset, args.root, out=args.out, seed=args.seed, repeats=args.repeats,
                        verify=args.verify, on_error=args.on_error, check_count=args.check_count,
-                       checksums=args.checksums, options=parse_options(args.option), quiet=args.quiet)
+                       checksums=args.checksums, options=parse_options(args.option), quiet=args.quiet,
+                       train_percents=percents)

@@ -153,12 +153,15 @@ def test_resize_is_hw_and_matches_pil_for_uint8():
 
 def test_prepare_writes_meta_csv(tmp_path, capsys):
     fake_koniq10k(tmp_path / "k")
-    assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
-                       checksums=True) == 0
+    with pytest.warns(UserWarning, match=r"5 content units are too few for the data-efficient column\(s\) "
+                                         "train5, train10"):  # round(0.05 * 5) = round(0.1 * 5) = 0 train
+        assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
+                           checksums=True) == 0
     assert "wrote" in capsys.readouterr().out
     path = tmp_path / "o" / "meta_info_koniq10k.csv"
     recs, cols = read_meta_csv(path)
-    assert cols == ["official_split", "ratio82_seed1_split00", "ratio82_seed1_split01", "ratio82_seed1_split02"]
+    assert cols == ["official_split", "ratio82_seed1_split00", "ratio82_seed1_split01", "ratio82_seed1_split02",
+                    *(f"train{p}_seed1_split{k:02d}" for p in (20, 25, 40, 60) for k in range(3))]
     assert len(recs) == 5 and all(r.splits["ratio82_seed1_split00"] in ("train", "test") for r in recs)
     first = path.read_text()
     assert run_prepare("koniq10k", tmp_path / "k", out=tmp_path / "o", seed=1, repeats=3, check_count=False,
