@@ -13,6 +13,12 @@ from __future__ import annotations
 
 from pyiqa_fast.models import deiqt  # noqa: F401  (registers the DEIQT architectures)
 from pyiqa_fast.models.deiqt import DEIQT
+from pyiqa_fast.models.pretrained import (
+    PretrainedReport,
+    PretrainedWeightsError,
+    PretrainedWeightsNotFoundError,
+    load_pretrained_encoder,
+)
 from pyiqa_fast.models.registry import (
     CheckpointError,
     PretrainedCfg,
@@ -28,10 +34,14 @@ __all__ = [
     "DEIQT",
     "CheckpointError",
     "PretrainedCfg",
+    "PretrainedReport",
+    "PretrainedWeightsError",
+    "PretrainedWeightsNotFoundError",
     "UnknownModelError",
     "create_model",
     "get_pretrained_cfg",
     "list_models",
     "load_checkpoint",
+    "load_pretrained_encoder",
     "register_model",
 ]

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pyiqa_fast.models.pretrained import DEIT3_SMALL_PATCH16_224, PretrainedReport, load_pretrained_encoder
 from pyiqa_fast.models.registry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -149,6 +150,27 @@ class DEIQT(nn.Module):
         return {name for name, p in self.named_parameters()
                 if p.ndim <= 1 or name in ("encoder.pos_embed", "encoder.cls_token")}
 
+    def load_pretrained(self, path: str | os.PathLike) -> PretrainedReport:
+        """Initialise the encoder from a local ImageNet ViT checkpoint, as DEIQT's recipe does
+        (``head.*`` dropped); the panel queries, decoder and head keep their random init.
+
+        Args:
+            path: timm's state dict of the matching ViT (for the paper's DEIQT:
+                ``deit3_small_patch16_224``, e.g. ``.fb_in22k_ft_in1k``; ``torch.save`` or
+                ``.safetensors``) or facebookresearch/deit's checkpoint (``deit_3_small_224_21k.pth``:
+                ``{"model": ...}``, ``gamma_1``/``gamma_2``). ``~`` and environment variables expanded.
+
+        Returns:
+            The :class:`~pyiqa_fast.models.pretrained.PretrainedReport` of the load.
+
+        Raises:
+            PretrainedWeightsNotFoundError: No such file (the message says which checkpoint is expected
+                and where to get it).
+            PretrainedWeightsError: Unreadable, not a state dict, or keys/shapes that differ from the
+                encoder's (every one named), e.g. weights of another ViT size or input size.
+        """
+        return load_pretrained_encoder(self.encoder, path, kind="vit", source=DEIT3_SMALL_PATCH16_224)
+
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != self.img_size or x.shape[3] != self.img_size:
             raise ValueError(f"DEIQT expects Tensor[B, 3, {self.img_size}, {self.img_size}], "
@@ -216,8 +238,9 @@ def deiqt_vit_s16(pretrained: bool = False, checkpoint_path: str | os.PathLike |
                   pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> DEIQT:
     """The paper's DEIQT: ViT-S/16 (D 384, 12 blocks, 6 heads) + 6-query panel, 24,043,776 parameters.
 
-    Random init unless ``checkpoint_path`` (a local state dict of this model) is given; the
-    DeiT-III ImageNet initialisation is a training-recipe step, not done here. Keyword arguments
+    Random init unless ``checkpoint_path`` (a local state dict of this model) is given. The
+    paper's DeiT-III ImageNet initialisation of the encoder: ``create_model("deiqt_vit_s16",
+    pretrained=<local DeiT-III ViT-S/16 file>)`` (:meth:`DEIQT.load_pretrained`). Keyword arguments
     override :class:`DEIQT`'s (e.g. ``backend=``, ``normalize_input=``).
     """
     return _create(pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)

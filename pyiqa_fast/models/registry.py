@@ -5,7 +5,8 @@ registered under its function name (the architecture id, e.g. ``deiqt_vit_s16``)
 configurations are keyed ``arch.tag`` (``deiqt_vit_s16.koniq``), the untagged ``arch`` entry being
 the architecture's defaults (input size, normalisation, paper). pyiqa_fast never downloads:
 weights come from ``checkpoint_path=`` or from a :class:`PretrainedCfg` whose ``file`` exists on
-this machine.
+this machine. An encoder's ImageNet initialisation (``create_model(name, pretrained=<path>)``) comes
+from a local file too (:mod:`pyiqa_fast.models.pretrained`).
 """
 
 from __future__ import annotations
@@ -203,30 +204,59 @@ def list_models(filter: str | Iterable[str] = "", pretrained: bool = False) -> l
     return sorted(names)
 
 
-def create_model(name: str, pretrained: bool = False, checkpoint_path: str | os.PathLike | None = None,
+def create_model(name: str, pretrained: bool | str | os.PathLike | None = False,
+                 checkpoint_path: str | os.PathLike | None = None,
                  pretrained_cfg_overlay: Mapping[str, Any] | None = None, backend: str = "auto",
                  **kwargs: Any) -> nn.Module:
     """Build a registered model, optionally loading local weights.
 
     Args:
         name: ``"arch"`` or ``"arch.tag"`` (see :func:`list_models`).
-        pretrained: Load the weights file named by the tag's :class:`PretrainedCfg`. Never downloads.
-        checkpoint_path: Load this local state dict instead (takes precedence over ``pretrained``).
+        pretrained: ``True``: load the whole-model weights file named by the tag's
+            :class:`PretrainedCfg`. A path (``str`` or ``os.PathLike``; ``~`` and environment
+            variables expanded): initialise the model's *encoder* from that ImageNet checkpoint
+            (timm or facebookresearch/deit format, classifier head dropped) through the model's
+            ``load_pretrained`` method; the rest keeps its random init. ``False``/``None``: random
+            init. Never downloads.
+        checkpoint_path: Load this local whole-model state dict instead (takes precedence over
+            ``pretrained=True``; combined with a ``pretrained`` path it is an error).
         pretrained_cfg_overlay: Fields replacing those of the resolved :class:`PretrainedCfg`.
         backend: Backend of the fused ops the model calls (``"auto"``, ``"reference"``, ``"cpu"``,
             ``"cuda"``, ``"triton"``).
         **kwargs: Architecture arguments passed to the factory.
 
     Returns:
-        The model in train mode (as ``torch.nn`` modules are built), with ``pretrained_cfg`` set.
+        The model in train mode (as ``torch.nn`` modules are built), with ``pretrained_cfg`` set,
+        and ``pretrained_report`` (a :class:`~pyiqa_fast.models.pretrained.PretrainedReport`, or
+        None) saying what a ``pretrained`` path loaded.
 
     Raises:
         UnknownModelError: Unknown architecture or tag; the message lists the known ones.
-        CheckpointError: The weights file is missing or its keys/shapes do not match.
+        CheckpointError: The weights file is missing or its keys/shapes do not match (for a
+            ``pretrained`` path: :class:`~pyiqa_fast.models.pretrained.PretrainedWeightsError`,
+            and ``PretrainedWeightsNotFoundError``, also a ``FileNotFoundError``, for a missing file).
+        TypeError: ``pretrained`` is neither a bool, None nor a path.
+        ValueError: ``pretrained`` is an empty path, or a path together with ``checkpoint_path``,
+            or a path for a model without a ``load_pretrained`` method.
 
     Example:
         >>> model = create_model("deiqt_tiny").eval()
+        >>> model = create_model("deiqt_vit_s16", pretrained="~/.cache/pyiqa_fast/weights/"
+        ...                      "deit3_small_patch16_224.fb_in22k_ft_in1k.pth")  # doctest: +SKIP
     """
+    encoder_file: str | os.PathLike | None = None
+    if pretrained is not None and not isinstance(pretrained, bool):
+        if not isinstance(pretrained, (str, os.PathLike)):
+            raise TypeError(f"pretrained must be a bool, None or a path to encoder weights; got "
+                            f"{type(pretrained).__name__} {pretrained!r}")
+        if not os.fspath(pretrained).strip():
+            raise ValueError("pretrained must be a path to encoder weights, True/False or None; got ''")
+        if checkpoint_path is not None:
+            raise ValueError(f"pretrained={os.fspath(pretrained)!r} (encoder weights) and "
+                             f"checkpoint_path={os.fspath(checkpoint_path)!r} (the whole model) were both given; "
+                             "the whole-model checkpoint would overwrite the encoder: pass one")
+        encoder_file, pretrained = pretrained, False
+    pretrained = bool(pretrained)
     arch, tag = _split(name)
     arch = _resolve_arch(arch)
     cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
@@ -238,8 +268,16 @@ def create_model(name: str, pretrained: bool = False, checkpoint_path: str | os.
                 f"no local weights are known for {name!r} (its PretrainedCfg has file=None); pass "
                 "checkpoint_path=... or pretrained_cfg_overlay={'file': ...}. pyiqa_fast never downloads.")
         checkpoint_path = _expand(cfg.file)
-    return _ENTRYPOINTS[arch](pretrained=pretrained, checkpoint_path=checkpoint_path, pretrained_cfg=cfg,
-                              backend=backend, **kwargs)
+    model = _ENTRYPOINTS[arch](pretrained=pretrained, checkpoint_path=checkpoint_path, pretrained_cfg=cfg,
+                               backend=backend, **kwargs)
+    model.pretrained_report = None
+    if encoder_file is not None:
+        load = getattr(model, "load_pretrained", None)
+        if not callable(load):
+            raise ValueError(f"pretrained={os.fspath(encoder_file)!r}: model {name!r} ({type(model).__name__}) "
+                             "has no encoder to initialise from a file (no load_pretrained method)")
+        model.pretrained_report = load(encoder_file)
+    return model
 
 
 def check_backend(backend: str) -> str:
