@@ -43,6 +43,11 @@ def _positive(default: Any) -> Any:
     return field(default=default, metadata=_range(above=0))
 
 
+def _path(default: str | None = None) -> Any:
+    """A file path field: a non-empty string (or null when the type allows it)."""
+    return field(default=default, metadata={"path": True})
+
+
 @dataclass
 class ModelConfig:
     """Which model to build.
@@ -50,10 +55,15 @@ class ModelConfig:
     Args:
         name: A registered model id for :func:`pyiqa_fast.models.create_model`.
         kwargs: Extra keyword arguments for the model factory (e.g. ``img_size``, ``normalize_input``).
+        pretrained: Local file of ImageNet weights the model's encoder starts from (``~`` and
+            environment variables expanded), passed as ``create_model(name, pretrained=...)``; null
+            (the default): random init. The shipped DEIQT paper configs point it at the DeiT-III
+            ViT-S/16 file's default location (README: "Train DEIQT on a real dataset").
     """
 
     name: str = "deiqt_vit_s16"
     kwargs: dict[str, Any] = field(default_factory=lambda: {"normalize_input": True})
+    pretrained: str | None = _path()
 
 
 @dataclass
@@ -277,6 +287,8 @@ def _check_field(where: str, f: dataclasses.Field, value: Any) -> None:
         ok = _scalar_ok(base, value) and (base not in ("int", "float") or _in_range(rng, value))
     if not ok:
         raise ConfigError(f"config {where} must be {_expected(ftype, rng)}; got {value!r}")
+    if f.metadata.get("path") and not value.strip():
+        raise ConfigError(f"config {where} must be a file path (a non-empty string) or null; got {value!r}")
 
 
 def validate_config(cfg: Config) -> Config:
