@@ -17,7 +17,7 @@ HEADER = ROOT / "csrc" / "kernels" / "distort" / "distort_domains.h"
 
 def render() -> str:
     sys.path.insert(0, str(ROOT))
-    from pyiqa_fast.distortions.registry import AUX_SIZE, SPECS
+    from pyiqa_fast.distortions.registry import AUX_SIZE, SPECS, TRUNC255_GUARD
 
     rows = []
     for s in SPECS:
@@ -34,6 +34,7 @@ def render() -> str:
         "",
         f"constexpr int kAuxSize = {AUX_SIZE};  // per-call uniforms per slot",
         f"constexpr int kNumTypes = {len(SPECS)};  // type ids 0..{len(SPECS) - 1}",
+        f"constexpr double kTrunc255Guard = {TRUNC255_GUARD!r};  // trunc(255·y + guard): registry.TRUNC255_GUARD",
         "",
         "struct ValueDomain {",
         "  double lo, hi;  // [lo, hi], or (lo, hi] when lo_open",

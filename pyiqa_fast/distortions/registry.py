@@ -15,6 +15,12 @@ N_LEVELS = 5
 AUX_SIZE = 400  # per-call uniforms per slot: 100 copies × 4 (non_eccentricity) is the largest use
 AUX_PER_SQUARE = 5  # color_block: x, y and the three colour channels
 AUX_PER_COPY = 4  # non_eccentricity: source x, y and destination offsets x, y
+# ARNIQA's Lab operators (saturate, unsharp mask, colour diffusion) quantise with trunc(255·y). A
+# round trip that is exact in real arithmetic lands on the k/255 grid (white at gain 1, uint8
+# inputs), and float64 pow/exp2/log2 land within ~1e-13 of it on either side depending on the math
+# library (numpy under the Triton interpreter, libdevice, glibc): trunc(255·y + guard) follows the
+# exact value on every backend and library (docs/design/distortions.md, "Quantisation to 1/255").
+TRUNC255_GUARD = 1e-9
 
 
 @dataclass(frozen=True)

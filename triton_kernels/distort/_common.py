@@ -11,9 +11,12 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from pyiqa_fast.distortions.registry import TRUNC255_GUARD as _TRUNC255_GUARD
 from triton_kernels._common import cdiv
 
 # Entry fields (schedule.py); module-level constexprs so that kernels can use them.
+# trunc(255·y + guard) of ARNIQA's Lab operators: the registry's constant (registry.TRUNC255_GUARD).
+TRUNC255_GUARD = tl.constexpr(_TRUNC255_GUARD)
 SRC = tl.constexpr(0)
 SRC_C = tl.constexpr(1)
 SRC_Y = tl.constexpr(2)

@@ -32,6 +32,7 @@ from triton_kernels.distort._common import (
     SRC,
     SRC_C,
     SRC_Y,
+    TRUNC255_GUARD,
     H,
     W,
     clip01,
@@ -62,8 +63,8 @@ def _tone(x, two_a):
 
 @triton.jit
 def _trunc255(v):
-    """trunc(255·v)/255 for v ∈ [0, 1] (floor = trunc there)."""
-    return tl.floor(v * 255.0) / 255.0
+    """trunc(255·v)/255 for v ∈ [0, 1] (floor = trunc there), with registry.TRUNC255_GUARD."""
+    return tl.floor(v * 255.0 + TRUNC255_GUARD) / 255.0
 
 
 @triton.jit

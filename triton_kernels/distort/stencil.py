@@ -46,6 +46,7 @@ from triton_kernels.distort._common import (
     SRC,
     SRC_C,
     SRC_Y,
+    TRUNC255_GUARD,
     H,
     W,
     clip01,
@@ -264,9 +265,9 @@ def _lab_out_kernel(lab_ptr, blur_ptr, dst_ptr, views_ptr, values_ptr, tiles_x, 
         b = tl.load(blur_ptr + t_off + 2 * t_c, mask=mask, other=0.0) * value
     r, g, bb = lab_to_rgb(L, a, b)
     if TRUNC:
-        r = tl.floor(r * 255) / 255
-        g = tl.floor(g * 255) / 255
-        bb = tl.floor(bb * 255) / 255
+        r = tl.floor(r * 255 + TRUNC255_GUARD) / 255  # registry.TRUNC255_GUARD
+        g = tl.floor(g * 255 + TRUNC255_GUARD) / 255
+        bb = tl.floor(bb * 255 + TRUNC255_GUARD) / 255
     dst = dst_ptr + tl.load(v + 3) + ys * tl.load(v + 5) + xs
     dst_c = tl.load(v + 4)
     tl.store(dst, clip01(r), mask=mask)

@@ -7,6 +7,7 @@ namespace pyiqa_fast::distort {
 
 constexpr int kAuxSize = 400;  // per-call uniforms per slot
 constexpr int kNumTypes = 29;  // type ids 0..28
+constexpr double kTrunc255Guard = 1e-09;  // trunc(255·y + guard): registry.TRUNC255_GUARD
 
 struct ValueDomain {
   double lo, hi;  // [lo, hi], or (lo, hi] when lo_open

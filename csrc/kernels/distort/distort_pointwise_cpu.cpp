@@ -87,7 +87,7 @@ inline philox::Uint4 pixel_words(uint64_t seed, int64_t x_img, int64_t y_img) {
 // trunc(255·v)/255 (ARNIQA's quantisation of its Lab operators, §2.1).
 template <typename T>
 inline T trunc255(T v) {
-  return std::trunc(v * T(255)) / T(255);
+  return std::trunc(v * T(255) + T(kTrunc255Guard)) / T(255);  // guard: distort_domains.h
 }
 
 // §4.8: y = x + m.

@@ -42,7 +42,7 @@ __device__ __forceinline__ void pixel_normals(const philox::Uint4& w, T n[3]) {
 // trunc(255·v)/255 (ARNIQA's quantisation of its Lab operators, §2.1).
 template <typename T>
 __device__ __forceinline__ T trunc255(T v) {
-  return std::trunc(v * T(255)) / T(255);
+  return std::trunc(v * T(255) + T(kTrunc255Guard)) / T(255);  // guard: distort_domains.h
 }
 
 // g(x) = clip(x + 2A·x(1 − x)) (brighten, A > 0; darken uses −A).

@@ -158,7 +158,7 @@ __device__ __forceinline__ T load_value(const T* src, const int64_t* e, double v
 
 template <typename T>
 __device__ __forceinline__ T trunc255(T v) {
-  return std::trunc(v * T(255)) / T(255);
+  return std::trunc(v * T(255) + T(kTrunc255Guard)) / T(255);  // guard: distort_domains.h
 }
 
 template <typename T, int MODE>

@@ -20,7 +20,7 @@ def block_attention(q: Tensor, k: Tensor, v: Tensor, q_groups: Tensor, k_groups:
 
 
 
-def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, group_id_max: int | None, **_: object
+def _limits(head_dim: int, dtype: torch.dtype, device: torch.device, group_id_max: int | None = None, **_: object
             ) -> list[str]:
     reasons = int32_id_limit(group_id_max)
     if head_dim > MAX_HEAD_DIM:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from pyiqa_fast.distortions import philox
+from pyiqa_fast.distortions.registry import TRUNC255_GUARD
 from pyiqa_fast.ops.distort.impl.reference import OpContext, colour, np_gradient, register
 
 
@@ -47,7 +48,7 @@ def _tone(x: Tensor, amount: float) -> Tensor:
 
 
 def _trunc255(x: Tensor) -> Tensor:
-    return torch.trunc(x * 255) / 255
+    return torch.trunc(x * 255 + TRUNC255_GUARD) / 255  # exact-grid values stay on the grid
 
 
 @register("contrast")
