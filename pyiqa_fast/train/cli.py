@@ -44,6 +44,7 @@ def run_train(config: str, overrides: list[str] | None = None, resume: bool | st
     Errors print one line to stderr and return 2 (bad config, override, checkpoint or data files)
     or 1 (divergence, a checkpoint of another model or config, a summary SRCC/PLCC that is NaN).
     """
+    from pyiqa_fast.models import CheckpointError as WeightsFileError  # also a bad model.pretrained file
     from pyiqa_fast.train import (
         CheckpointError,
         CheckpointMismatchError,
@@ -58,7 +59,7 @@ def run_train(config: str, overrides: list[str] | None = None, resume: bool | st
         if quiet:
             cfg.train.progress = False
         results = Trainer(cfg).fit(resume=resume)
-    except (ConfigError, CheckpointError, FileNotFoundError, KeyError) as e:
+    except (ConfigError, CheckpointError, WeightsFileError, FileNotFoundError, KeyError) as e:
         return _fail("train", e, 2)
     except (TrainingDivergedError, CheckpointMismatchError) as e:
         return _fail("train", e, 1)
@@ -105,7 +106,7 @@ def _load_trained(command: str, checkpoint: str, config: str | None, overrides: 
     else:
         raise MissingConfigError(f"{command}: {checkpoint} stores no config; pass --config")
     trainer = Trainer(cfg)
-    model = trainer._make_model().to(trainer.device)
+    model = trainer._make_model(pretrained=False).to(trainer.device)  # the checkpoint's weights follow
     diffs = state_dict_differences(ckpt["model"], model.state_dict())
     if diffs:
         raise CheckpointMismatchError(f"{checkpoint} does not fit model {cfg.model.name} {cfg.model.kwargs} of the "

@@ -14,6 +14,7 @@ batch ``N·B`` (equal up to floating-point summation order).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -175,7 +176,8 @@ class Trainer:
             :func:`pyiqa_fast.data.build.build_dataset`.
         model_factory: ``(cfg) -> nn.Module`` returning ``Tensor[B]`` scores, what
             :class:`~pyiqa_fast.train.stages.MOSStage` trains; default
-            ``pyiqa_fast.models.create_model(cfg.model.name, **cfg.model.kwargs)``.
+            ``pyiqa_fast.models.create_model(cfg.model.name, pretrained=cfg.model.pretrained,
+            **cfg.model.kwargs)``.
         stages: The stages to run instead of ``cfg.recipe``'s (e.g. a recipe under development).
 
     A single-stage run writes into ``train.out_dir``; a multi-stage run gives each stage the folder
@@ -237,13 +239,16 @@ class Trainer:
             self.messages.append(msg)
             print(msg, flush=True)
 
-    def _make_model(self, cfg: Config | None = None) -> nn.Module:
+    def _make_model(self, cfg: Config | None = None, *, pretrained: bool = True) -> nn.Module:
+        """The model of ``cfg`` (default: the stage's), its encoder from ``model.pretrained`` unless
+        ``pretrained=False`` (a checkpoint's weights replace them anyway: resume, eval, score)."""
         cfg = cfg if cfg is not None else self._stage_cfg
         if self._model_factory is not None:
             return self._model_factory(cfg)
         from pyiqa_fast.models import create_model
 
-        return create_model(cfg.model.name, **cfg.model.kwargs)
+        weights = cfg.model.pretrained if pretrained else None
+        return create_model(cfg.model.name, pretrained=weights, **cfg.model.kwargs)
 
     def _datasets(self, repeat: int) -> tuple[Dataset, Dataset]:
         cfg = self._stage_cfg
@@ -287,6 +292,8 @@ class Trainer:
         d = c.data
         ident = {
             "model": {"name": c.model.name, "kwargs": json.loads(json.dumps(c.model.kwargs, default=str)),
+                      # only when set: checkpoints of random-init runs written before it stay resumable
+                      **({"pretrained": c.model.pretrained} if c.model.pretrained else {}),
                       **model_fingerprint(model)},
             "data": {"dataset": d.dataset, "split": d.split, "resize": d.resize, "crop_size": d.crop_size,
                      "patch_num": d.patch_num, "hflip": d.hflip, "batch_size": d.batch_size},
@@ -506,7 +513,8 @@ class Trainer:
             stats = stage.target_stats(train_ds, ctx)
         self.target_stats = ctx.target_stats = stats
         _seed_everything(cfg.train.seed + info.rank)
-        model = stage.build_model(ctx, self._make_model).to(self.device)
+        # A resumed run's weights come from its checkpoint: no need for the pretrained file.
+        model = stage.build_model(ctx, functools.partial(self._make_model, pretrained=ckpt is None)).to(self.device)
         frozen = {name: m.to(self.device).eval().requires_grad_(False) for name, m in stage.build_frozen(ctx).items()}
         identity = self.identity(model, ctx)
         if ckpt is not None:

@@ -37,7 +37,8 @@ def _demo(*sets: str, out) -> list[str]:
 def run(tmp_path, monkeypatch):
     """A finished tiny run (TinyNet on the synthetic set); ``pyiqa-fast eval/score`` build TinyNet for it."""
     Trainer(tiny_config(tmp_path / "run", "train.epochs=1"), model_factory=tiny_factory).fit()
-    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None: TinyNet(**self.cfg.model.kwargs))
+    monkeypatch.setattr(Trainer, "_make_model",
+                        lambda self, cfg=None, pretrained=True: TinyNet(**self.cfg.model.kwargs))
     return tmp_path / "run"
 
 
@@ -180,7 +181,7 @@ class _Constant(nn.Module):
 
 
 def test_train_with_a_nan_result_exits_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None: _Constant())
+    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None, pretrained=True: _Constant())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         status = main(["train", "--config", str(_yaml(tmp_path / "run", tmp_path)), "--quiet"])
@@ -259,7 +260,7 @@ def test_dataloader_worker_errors_are_the_original_message(tmp_path):
 def test_demo_stopped_early_or_with_a_nan_result(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--quick", "--set", "train.max_steps=1", "-o", str(tmp_path / "a")]) == 0  # was IndexError
     assert "stopped early (train.max_steps)" in capsys.readouterr().out
-    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None: _Constant())
+    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None, pretrained=True: _Constant())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(["demo", "--quick", "--set", "train.epochs=1", "-o", str(tmp_path / "b")]) == 1

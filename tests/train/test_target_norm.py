@@ -82,7 +82,7 @@ def test_resume_and_eval_use_the_stored_stats(tmp_path, monkeypatch):
     # pyiqa-fast eval maps predictions back with the checkpoint's stats
     from pyiqa_fast.train import cli
 
-    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None: TinyNet())
+    monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None, pretrained=True: TinyNet())
     out = tmp_path / "eval.json"
     assert cli.run_eval(str(tmp_path / "model_repeat00.pt"), config=None, out=str(out)) == 2  # stores no config
     assert cli.run_eval(str(path), out=str(out)) == 0
