@@ -77,7 +77,7 @@ class StageContext:
     target_stats: dict[str, Any] | None = None
 
 
-# ---- the pieces of DEIQT's recipe (METHODS.md §2.2–2.3 in docs/design/training.md) -------------
+# ---- the pieces of DEIQT's recipe (docs/design/training.md, "DEIQT's recipe") -----------------------
 
 def lr_at_step(step: int, steps_per_epoch: int, o: Any) -> float:
     """DEIQT's per-iteration learning rate: timm ≤ 0.6's ``StepLRScheduler`` with warm-up, the
