@@ -42,7 +42,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, Subset
 
 __all__ = ["Stage", "MOSStage", "StageContext", "RECIPES", "register_recipe", "recipe_stages", "check_stages",
-           "LOSSES", "TARGET_NORMS", "lr_at_step", "build_optimizer", "dataset_mos", "target_stats", "TrainCrops"]
+           "LOSSES", "TARGET_NORMS", "lr_at_step", "build_optimizer", "dataset_mos", "target_stats", "TrainCrops",
+           "to_device"]
 
 #: ``optim.loss`` values of a MOS regression stage.
 LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
@@ -186,6 +187,17 @@ class TrainCrops(Dataset):
         if self.hflip and rng.random() < 0.5:
             out = out.flip(-1)
         return out.contiguous(), mos
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (tensors, or tuples/lists/dicts of them) on ``device``; other leaves unchanged."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
 
 
 def collate_crops(batch: list[tuple[Tensor, float]]) -> tuple[Tensor, Tensor]:

@@ -60,6 +60,7 @@ from pyiqa_fast.train.stages import (
     lr_at_step,
     recipe_stages,
     target_stats,
+    to_device,
 )
 
 __all__ = [
@@ -118,17 +119,6 @@ def _check_test_set(ds: Dataset, what: str) -> None:
 
 def _collate_test(batch: list[tuple[int, torch.Tensor, float]]) -> tuple[list[int], torch.Tensor, list[float]]:
     return [b[0] for b in batch], torch.stack([b[1] for b in batch]), [b[2] for b in batch]
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    """A batch (tensors, or tuples/lists/dicts of them) on ``device``; other leaves unchanged."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -368,6 +358,38 @@ class Trainer:
 
     # -- training -----------------------------------------------------------------------------------
 
+    def stage_losses(self, stage: Stage, net: nn.Module, frozen: dict[str, nn.Module], batch: Any,
+                     ctx: StageContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The first half of a training step (also what bench/bench_train_step.py times): the batch
+        moved to the device, the stage's named losses, and their sum (the loss minimised)."""
+        named = stage.losses(net, frozen, to_device(batch, self.device), ctx)
+        terms = list(named.values())
+        loss = terms[0]
+        for term in terms[1:]:
+            loss = loss + term
+        return loss, named
+
+    def _seen(self, loss: torch.Tensor, named: dict[str, torch.Tensor]) -> list[float]:
+        """[total, *terms] averaged over ranks: one all-reduce for all of them."""
+        seen = torch.stack([loss.detach().float(), *(t.detach().float() for t in named.values())])
+        if self.dist.enabled:
+            torch.distributed.all_reduce(seen)
+            seen /= self.dist.world_size
+        return seen.tolist()
+
+    @staticmethod
+    def optimise(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 cfg: Config) -> None:
+        """The second half of a training step: backward (scaled under AMP), ``optim.clip_grad``,
+        the optimiser step."""
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.optim.clip_grad:
+            scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+        scaler.step(opt)
+        scaler.update()
+
     def _save(self, state: dict[str, Any]) -> None:
         if self.dist.is_main:
             save_checkpoint(self.ckpt_path, state)
@@ -582,17 +604,8 @@ class Trainer:
                 lr = stage.lr(step, steps_per_epoch, ctx)
                 for group in opt.param_groups:
                     group["lr"] = lr
-                named = stage.losses(net, frozen, _to_device(batch, self.device), ctx)
-                terms = list(named.values())
-                loss = terms[0]
-                for term in terms[1:]:
-                    loss = loss + term
-                # one all-reduce for the total and every named term
-                seen = torch.stack([loss.detach().float(), *(t.detach().float() for t in terms)])
-                if info.enabled:
-                    torch.distributed.all_reduce(seen)
-                    seen /= info.world_size
-                value, *term_values = seen.tolist()
+                loss, named = self.stage_losses(stage, net, frozen, batch, ctx)
+                value, *term_values = self._seen(loss, named)
                 if not math.isfinite(value):
                     where = self.last_checkpoint or "none written yet"
                     terms_seen = "".join(f"{k} {v:.4g}, " for k, v in zip(named, term_values, strict=True)
@@ -600,13 +613,7 @@ class Trainer:
                     raise TrainingDivergedError(
                         f"loss is {value} at step {step} ({terms_seen}{what}repeat {repeat}, epoch {epoch}, batch "
                         f"{step % steps_per_epoch}, lr {lr:.3g}); stopping. Last checkpoint: {where}")
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.optim.clip_grad:
-                    scaler.unscale_(opt)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
-                scaler.step(opt)
-                scaler.update()
+                self.optimise(loss, model, opt, scaler, cfg)
                 step += 1
                 loss_sum += value
                 loss_count += 1
