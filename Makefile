@@ -57,6 +57,7 @@ bench: $(VENV)/.built
 	$(PY) -m bench.bench_dsm_pool
 	$(PY) -m bench.bench_block_attention
 	$(PY) -m bench.bench_distort
+	$(PY) -m bench.bench_train_step
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

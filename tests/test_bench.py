@@ -101,3 +101,18 @@ def test_distort_batched_baselines_are_the_reference_maths():
         torch.testing.assert_close(got, distort(x, params, backend="reference"), atol=1e-12, rtol=0, msg=name)
         checked += 1
     assert checked >= 14
+
+
+def test_train_step_bench_smoke(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.bench_train_step", "--smoke", "--no-memory", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (json_file,) = tmp_path.glob("*.json")
+    rows = json.loads(json_file.read_text())["results"]
+    assert {r["provider"] for r in rows} == {"stage", "plain"}
+    for r in rows:  # the gate (the trainer's step = the hand-written one) passed, every phase was timed
+        assert r["correct"] and r["p50"] > 0 and r["extra"]["model"] == "deiqt_tiny"
+        assert set(r["notes"]["phases_ms"]) == {"data", "forward", "backward", "optimiser"}
+    assert "img/s" in result.stdout
