@@ -68,6 +68,10 @@ class StageContext:
         inputs: ``{stage name: path}`` of the weights files (``model_repeatNN.pt``) that the
             stages named in :attr:`Stage.inputs` wrote for this repeat.
         target_stats: The MOS normalisation of this repeat (``None``: raw MOS).
+        step: The step about to be taken (0-based, within the stage's repeat), and ``rank`` the
+            process's rank: with ``cfg.train.seed`` and ``repeat`` they key any randomness a
+            stage draws on the device (BDM, DSMix), so a resume draws what the uninterrupted run
+            drew.
     """
 
     cfg: Any
@@ -76,6 +80,14 @@ class StageContext:
     amp: bool = False
     inputs: dict[str, str] = field(default_factory=dict)
     target_stats: dict[str, Any] | None = None
+    step: int = 0
+    rank: int = 0
+
+    def generator(self, stream: int = 0) -> torch.Generator:
+        """A host generator keyed by (seed, repeat, step, rank, stream): the same draws on resume,
+        on any number of DataLoader workers, different on every rank."""
+        key = (((self.cfg.train.seed * 1_000_003 + self.repeat) * 1_000_003 + self.step) * 1_009 + self.rank)
+        return torch.Generator().manual_seed((key * 101 + stream) % (2**63 - 1))
 
 
 # ---- the pieces of DEIQT's recipe (docs/design/training.md, "DEIQT's recipe") -----------------------

@@ -527,7 +527,7 @@ class Trainer:
         evaluates = type(stage).evaluate is not Stage.evaluate
         if evaluates:
             _check_test_set(eval_ds, f"the test set of repeat {repeat}")  # before any training
-        ctx = StageContext(cfg, repeat, self.device, self.amp, inputs=self._inputs(stage, repeat))
+        ctx = StageContext(cfg, repeat, self.device, self.amp, inputs=self._inputs(stage, repeat), rank=info.rank)
         # the stats of this repeat's training set; a resume keeps the checkpoint's
         if ckpt is not None and "target_stats" in ckpt:
             stats = ckpt["target_stats"]
@@ -604,6 +604,7 @@ class Trainer:
                 lr = stage.lr(step, steps_per_epoch, ctx)
                 for group in opt.param_groups:
                     group["lr"] = lr
+                ctx.step = step
                 loss, named = self.stage_losses(stage, net, frozen, batch, ctx)
                 value, *term_values = self._seen(loss, named)
                 if not math.isfinite(value):
