@@ -187,6 +187,8 @@ class Config:
             ``deiqt``: one MOS regression stage).
         stages: Per-stage overrides, ``{stage name: {"optim.lr": 1e-4, ...}}`` (dotted keys or nested
             mappings), applied over the rest of the config for that stage only (:func:`stage_config`).
+        recipe_options: The recipe's own options (free-form; each recipe checks its keys, e.g.
+            SHDIQA's ``views``, ``alpha``, ``beta``, ``tau``).
     """
 
     protocol: str = "deiqt"
@@ -197,11 +199,12 @@ class Config:
     protocol_overrides: dict[str, Any] = field(default_factory=dict)
     recipe: str = "deiqt"
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipe_options: dict[str, Any] = field(default_factory=dict)
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "optim": OptimConfig, "train": TrainConfig}
 # Free-form mappings: any key is accepted below them.
-_FREE = {("model", "kwargs"), ("protocol_overrides",), ("stages",)}
+_FREE = {("model", "kwargs"), ("protocol_overrides",), ("stages",), ("recipe_options",)}
 
 
 def _unknown(key: str, choices: list[str], where: str) -> ConfigError:
@@ -340,7 +343,7 @@ def validate_config(cfg: Config) -> Config:
         msg = str(e)  # "Protocol.<field> must be …, got …"
         raise ConfigError(f"config {msg.replace('Protocol.', 'protocol_overrides.', 1)}"
                           if msg.startswith("Protocol.") else f"config protocol_overrides: {msg}") from None
-    from pyiqa_fast.train.trainer import LOSSES, TARGET_NORMS
+    from pyiqa_fast.train.stages import LOSSES, TARGET_NORMS
 
     if cfg.optim.loss not in LOSSES:
         raise ConfigError(f"config optim.loss must be one of {', '.join(LOSSES)}; got {cfg.optim.loss!r}")
@@ -384,7 +387,7 @@ def config_from_dict(d: dict[str, Any] | None) -> Config:
                 if k not in names:
                     raise _unknown(k, names, key)
                 setattr(section, k, _coerce(section, k, v, f"{key}.{k}"))
-        elif key in ("protocol_overrides", "stages"):
+        elif key in ("protocol_overrides", "stages", "recipe_options"):
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"config {key} must be a mapping, got {type(value).__name__}")
             setattr(cfg, key, dict(value or {}))
@@ -480,7 +483,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     for k, v in d.items():
         key = f"{prefix}{k}"
         # model.kwargs and protocol_overrides are free-form: a nested mapping there is a value
-        if isinstance(v, dict) and key not in ("model.kwargs", "protocol_overrides") and v:
+        if isinstance(v, dict) and key not in ("model.kwargs", "protocol_overrides", "recipe_options") and v:
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v

@@ -326,6 +326,8 @@ def recipe_stages(cfg: Any) -> list[Stage]:
         ValueError: An unknown recipe (with close names), repeated stage names, an input that is not
             an earlier stage, or ``stages.<name>`` overrides naming no stage.
     """
+    import pyiqa_fast.train.recipes  # noqa: F401  (registers the method recipes)
+
     if cfg.recipe not in RECIPES:
         close = difflib.get_close_matches(cfg.recipe, list(RECIPES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""

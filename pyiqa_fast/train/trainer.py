@@ -296,7 +296,8 @@ class Trainer:
         }
         if self.multi_stage:  # single-stage identities are unchanged: older checkpoints resume
             ident["stage"] = {"recipe": self.cfg.recipe, "name": self.stage.name,
-                              "inputs": dict(ctx.inputs) if ctx is not None else {}}
+                              "inputs": dict(ctx.inputs) if ctx is not None else {},
+                              **({"options": c.recipe_options} if c.recipe_options else {})}
         return ident
 
     def _results_base(self) -> dict[str, Any]:
