@@ -2,6 +2,8 @@
 docs/design/protocols.md).
 
 Data are read from local folders in the layout of each official release; nothing is downloaded.
+The embedded ``skimage-synth`` and ``skimage-synth-blocks`` are generated from scikit-image's photos
+(:mod:`pyiqa_fast.data.synth`, docs/design/datasets.md).
 
 Example:
     >>> from pyiqa_fast.data import list_datasets

@@ -548,7 +548,8 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
     Args:
         name: Catalogue name, case-insensitive, aliases accepted (``"koniq10k"``, ``"clive"``, …).
         root: The release folder; the expected layout is in the catalogue entry and in every error.
-            For the embedded ``"skimage-synth"`` (:mod:`pyiqa_fast.data.synth`): None or a cache folder.
+            For the embedded ``"skimage-synth"`` and ``"skimage-synth-blocks"`` (:mod:`pyiqa_fast.data.synth`):
+            None or a cache folder.
         split: None (all images), ``"official_split"`` (KonIQ-10k with the sets CSV; FLIVE with a
             set column), or ``"ratio82_seed<s>_split<kk>"`` / ``"ratio712_seed<s>_split<kk>"`` /
             ``"train<p>_seed<s>_split<kk>"`` (``p`` % train, the rest test: the data-efficient
@@ -580,15 +581,20 @@ def load_dataset(name: str, root: str | Path, split: str | None = None, phase: s
         (torch.Size([3, 768, 1024]), 77.38)
     """
     info = get_dataset_info(name)
-    if info.name == "skimage-synth":  # embedded: generated, not read (pyiqa_fast.data.synth)
+    if info.name in ("skimage-synth", "skimage-synth-blocks"):  # embedded: generated (pyiqa_fast.data.synth)
         if dtype not in ("uint8", "float") or (phase is not None and (phase not in PHASES or split is None)):
             raise ValueError(f"bad dtype {dtype!r} or phase {phase!r} (a phase needs a split)")
         if meta is not None:
-            raise TypeError("skimage-synth is generated; it reads no meta CSV")
-        from pyiqa_fast.data.synth import load_skimage_synth
+            raise TypeError(f"{info.name} is generated; it reads no meta CSV")
+        from pyiqa_fast.data.synth import load_skimage_synth, load_skimage_synth_blocks
 
-        return load_skimage_synth(info, root, split, phase, transform=transform, dtype=dtype,  # type: ignore[return-value]
-                                  **options)
+        load = load_skimage_synth if info.name == "skimage-synth" else load_skimage_synth_blocks
+        allowed = [n for n, q in inspect.signature(load).parameters.items()
+                   if q.kind is q.KEYWORD_ONLY and n not in ("transform", "dtype")]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:  # named here: Python's "unexpected keyword argument" would name the private loader
+            raise TypeError(f"{info.name}: unknown option(s) {unknown}; this dataset accepts {', '.join(allowed)}")
+        return load(info, root, split, phase, transform=transform, dtype=dtype, **options)  # type: ignore[return-value,operator]
     root = Path(root).expanduser()
     if dtype not in ("uint8", "float"):
         raise ValueError(f"dtype must be 'uint8' or 'float'; got {dtype!r}")
