@@ -27,7 +27,7 @@ from pyiqa_fast.models.registry import (
     register_model,
 )
 
-__all__ = ["DEIQT", "deiqt_tiny", "deiqt_vit_s16"]
+__all__ = ["DEIQT", "deiqt_tiny", "deiqt_vit_s16", "vit_encoder"]
 
 _PAPER = ("G. Qin, R. Hu, Y. Liu, X. Zheng, H. Liu, X. Li, Y. Zhang, \"Data-Efficient Image Quality "
           "Assessment with Attention-Panel Decoder\", AAAI 2023")
@@ -39,6 +39,22 @@ def _import_vision_transformer():
     except ImportError as exc:
         raise ImportError("DEIQT needs timm, which is not installed: pip install pyiqa-fast[models]") from exc
     return VisionTransformer
+
+
+def vit_encoder(*, img_size: int = 224, patch_size: int = 16, embed_dim: int = 384, depth: int = 12,
+                num_heads: int = 6, mlp_ratio: float = 4.0, init_values: float = 1e-4, drop_path_rate: float = 0.0,
+                device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> nn.Module:
+    """DEIQT's encoder (see :class:`DEIQT`): timm's ``VisionTransformer`` with DeiT-III blocks, no
+    classifier, CLS without position embedding, final LayerNorm; weights not initialised here (the
+    owner's ``reset_parameters`` does). Shared with SHDIQA's student and teacher
+    (docs/design/shdiqa.md), whose encoders are this one."""
+    VisionTransformer = _import_vision_transformer()
+    return VisionTransformer(
+        img_size=img_size, patch_size=patch_size, in_chans=3, num_classes=0, global_pool="",
+        embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=True,
+        init_values=init_values, class_token=True, no_embed_class=True, final_norm=True,
+        drop_path_rate=drop_path_rate, norm_layer=partial(nn.LayerNorm, eps=1e-6), act_layer=nn.GELU,
+        weight_init="skip", device=device, dtype=dtype)
 
 
 class DEIQT(nn.Module):
@@ -104,7 +120,6 @@ class DEIQT(nn.Module):
                  backend: str = "auto", device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        VisionTransformer = _import_vision_transformer()
         self.backend = check_backend(backend)
         self.img_size = img_size
         self.embed_dim = embed_dim
@@ -112,12 +127,9 @@ class DEIQT(nn.Module):
         self.normalize_input = normalize_input
         factory = {"device": device, "dtype": dtype}
 
-        self.encoder = VisionTransformer(
-            img_size=img_size, patch_size=patch_size, in_chans=3, num_classes=0, global_pool="",
-            embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=True,
-            init_values=init_values, class_token=True, no_embed_class=True, final_norm=True,
-            drop_path_rate=drop_path_rate, norm_layer=partial(nn.LayerNorm, eps=1e-6), act_layer=nn.GELU,
-            weight_init="skip", **factory)
+        self.encoder = vit_encoder(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth,
+                                   num_heads=num_heads, mlp_ratio=mlp_ratio, init_values=init_values,
+                                   drop_path_rate=drop_path_rate, **factory)
         self.queries = nn.Parameter(torch.zeros(1, num_queries, embed_dim, **factory))
         self.decoder = nn.ModuleList(
             nn.TransformerDecoderLayer(d_model=embed_dim, nhead=decoder_heads,
@@ -173,10 +185,10 @@ class DEIQT(nn.Module):
 
     def _check_input(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != self.img_size or x.shape[3] != self.img_size:
-            raise ValueError(f"DEIQT expects Tensor[B, 3, {self.img_size}, {self.img_size}], "
+            raise ValueError(f"{type(self).__name__} expects Tensor[B, 3, {self.img_size}, {self.img_size}], "
                              f"got {tuple(x.shape)}")
         if not x.is_floating_point():
-            raise TypeError(f"DEIQT expects a floating-point input, got {x.dtype}")
+            raise TypeError(f"{type(self).__name__} expects a floating-point input, got {x.dtype}")
 
     def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Encoder.
