@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from pyiqa_fast.models import deiqt  # noqa: F401  (registers the DEIQT architectures)
+from pyiqa_fast.models import deiqt, shdiqa  # noqa: F401  (register the DEIQT and SHDIQA architectures)
 from pyiqa_fast.models.deiqt import DEIQT
 from pyiqa_fast.models.pretrained import (
     PretrainedReport,
@@ -29,6 +29,7 @@ from pyiqa_fast.models.registry import (
     load_checkpoint,
     register_model,
 )
+from pyiqa_fast.models.shdiqa import SHDIQAFeatures, SHDIQAStudent, SHDIQATeacher, StudentOutput, TeacherOutput
 
 __all__ = [
     "DEIQT",
@@ -37,6 +38,11 @@ __all__ = [
     "PretrainedReport",
     "PretrainedWeightsError",
     "PretrainedWeightsNotFoundError",
+    "SHDIQAFeatures",
+    "SHDIQAStudent",
+    "SHDIQATeacher",
+    "StudentOutput",
+    "TeacherOutput",
     "UnknownModelError",
     "create_model",
     "get_pretrained_cfg",
