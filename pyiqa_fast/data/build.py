@@ -104,6 +104,7 @@ def build_dataset(cfg: Any, phase: str, repeat: int) -> Dataset:
     """
     from pyiqa_fast.data.catalogue import get_dataset_info
     from pyiqa_fast.data.datasets import load_dataset
+    from pyiqa_fast.data.synth import GENERATED
     from pyiqa_fast.data.transforms import Resize
 
     d = cfg.data
@@ -118,7 +119,7 @@ def build_dataset(cfg: Any, phase: str, repeat: int) -> Dataset:
         return Subset(full, [i for i, p in enumerate(phases) if p == phase])
     kwargs: dict[str, Any] = {"split": split, "phase": phase, "dtype": "float"}  # the model takes [0, 1]
     if d.resize:
-        if get_dataset_info(d.dataset).name == "skimage-synth":
+        if get_dataset_info(d.dataset).name in GENERATED:
             kwargs["resize"] = tuple(d.resize)  # generated at that size
         else:  # a release read from files: resized per item (a dataset option "resize" does not exist)
             kwargs["transform"] = Resize(tuple(d.resize))

@@ -237,6 +237,9 @@ def generate(photos: Sequence[str] = PHOTOS, size: int = 256, seed: int = 0, typ
     return data
 
 
+#: The embedded sets, generated in memory at the size a config asks for (``resize``), not read from files.
+GENERATED = ("skimage-synth", "skimage-synth-blocks")
+
 #: Entries of a skimage-synth-blocks cache file (skimage-synth's and the block labels).
 _BLOCK_CACHE_KEYS = _CACHE_KEYS | {"block_types", "block_levels", "level_indices", "partition"}
 

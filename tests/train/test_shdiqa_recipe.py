@@ -56,7 +56,7 @@ def test_loss_terms_fall_and_the_teacher_gets_no_gradient(tmp_path):
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(4, 3, 64, 64, generator=g), torch.rand(4, generator=g) * 100
     history = []
-    for step in range(6):
+    for _ in range(6):
         ctx.step = 0  # the same BDM draw every step: the terms must fall on a fixed batch
         terms = stage.losses(model, frozen, (x, y), ctx)
         opt.zero_grad()
