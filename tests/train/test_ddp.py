@@ -61,3 +61,28 @@ def test_two_gloo_processes_match_one(tmp_path, recipe):
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
     files = sorted(p.name for p in out.iterdir())
     assert "results.json" in files and ("checkpoints" in files or "student" in files)  # written by rank 0
+
+
+def _shdiqa_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    from tests.train.test_shdiqa_recipe import TINY
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        trainer = Trainer(tiny_config(out_dir, *TINY, "data.batch_size=2"))
+        trainer.fit()
+        torch.save(trainer.model.state_dict(), f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed unavailable")
+def test_shdiqa_teacher_and_student_stages_under_two_gloo_processes(tmp_path):
+    # BDM views are drawn per rank (StageContext.generator), so the run is not the one-process run
+    # with twice the batch; DDP must keep the replicas identical and rank 0 write the results.
+    mp.spawn(_shdiqa_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    student = json.loads((tmp_path / "student" / "results.json").read_text())["repeats"][0]["epochs"]
+    assert set(student[-1]["losses"]) == {"mos", "ckd", "akd"} and student[-1]["n"] >= 2
+    assert (tmp_path / "teacher" / "model_repeat00.pt").is_file()

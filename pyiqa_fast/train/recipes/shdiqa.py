@@ -108,23 +108,24 @@ class TeacherStage(MOSStage):
         core = _unwrap(model)
         modules = self._modules(core.img_size // core.grid[1])
         choice = torch.randint(len(TEACHER_PARTITIONS), (x.shape[0],), generator=ctx.generator(0))
-        type_sum = level_sum = x.new_zeros((), dtype=torch.float32)
-        blocks = 0
+        k = max(m.n_blocks for m in modules.values())
+        images, maps, types, levels = [], [], [], []
         for i, partition in enumerate(TEACHER_PARTITIONS):
             picked = (choice == i).nonzero().flatten()
             if not len(picked):
                 continue
             bdm = modules[partition]
             out = bdm(x[picked.to(x.device)], generator=ctx.generator(1 + i))
-            lut = _class_index(bdm.type_ids).to(x.device)
-            with torch.autocast(ctx.device.type, dtype=torch.float16, enabled=ctx.amp):
-                type_logits, level_logits = model(out.degraded, out.block_map.long(), num_blocks=bdm.n_blocks)
-            type_sum = type_sum + F.cross_entropy(type_logits.float().flatten(0, 1), lut[out.type_labels].flatten(),
-                                                  reduction="sum")
-            level_sum = level_sum + F.cross_entropy(level_logits.float().flatten(0, 1), out.level_labels.flatten(),
-                                                    reduction="sum")
-            blocks += out.type_labels.numel()
-        return {"type": type_sum / blocks, "level": level_sum / blocks}
+            pad = (0, k - bdm.n_blocks)  # blocks this layout lacks: ignored by the loss
+            images.append(out.degraded)
+            maps.append(out.block_map.long())
+            types.append(F.pad(_class_index(bdm.type_ids).to(x.device)[out.type_labels], pad, value=-100))
+            levels.append(F.pad(out.level_labels, pad, value=-100))
+        # One forward per step whatever the layouts drawn: DDP needs the same calls on every rank.
+        with torch.autocast(ctx.device.type, dtype=torch.float16, enabled=ctx.amp):
+            type_logits, level_logits = model(torch.cat(images), torch.cat(maps), num_blocks=k)
+        return {"type": F.cross_entropy(type_logits.float().flatten(0, 1), torch.cat(types).flatten()),
+                "level": F.cross_entropy(level_logits.float().flatten(0, 1), torch.cat(levels).flatten())}
 
     def evaluate(self, trainer, model, eval_ds, ctx):
         return None  # the teacher has no MOS test; its last epoch is handed on
