@@ -22,6 +22,7 @@ import torch
 
 from pyiqa_fast.data import load_dataset
 from pyiqa_fast.data.catalogue import CATALOGUE, get_dataset_info
+from pyiqa_fast.data.synth import GENERATED
 from pyiqa_fast.train import Trainer, load_config
 from pyiqa_fast.train.config import default_config_dir
 from pyiqa_fast.train.protocols import Protocol
@@ -33,8 +34,11 @@ pytest.importorskip("timm")
 SHIPPED = sorted(glob.glob(os.path.join(default_config_dir(), "*.yaml")))
 SYNTH_SIZE = 64  # side of the generated skimage-synth images: its minimum (shipped: 128, ~4x the time)
 FAKE_IMAGES = 10  # an 80/20 split of 10 leaves 2 test images, the fewest SRCC/PLCC accept
-TINY = ["model.name=deiqt_tiny", "model.kwargs.img_size=8", "model.kwargs.patch_size=4", "model.pretrained=null",
+TINY = ["model.kwargs.img_size=8", "model.kwargs.patch_size=4", "model.pretrained=null",
         "data.crop_size=8", "data.num_workers=0", "train.max_steps=1", "train.device=cpu", "train.progress=false"]
+#: The tiny model of each recipe's stages (the first stage is the one that takes the step).
+TINY_MODELS = {"deiqt": ["model.name=deiqt_tiny"],
+               "shdiqa": ["model.name=shdiqa_student_tiny", "stages.teacher.model.name=shdiqa_teacher_tiny"]}
 
 
 # ---- fake releases: the shared official-layout fakes (tests/data), grown to FAKE_IMAGES images
@@ -67,7 +71,19 @@ def _grow_livec(root: Path, n: int) -> None:
     scipy_io.savemat(data / "AllStdDev_release.mat", {"AllStdDev_release": [[1.0] * len(names)]})
 
 
-GROW = {"koniq10k": _grow_koniq10k, "livec": _grow_livec}
+def _grow_spaq(root: Path, n: int) -> None:
+    path = root / "Annotations" / "MOS and Image attribute scores.csv"
+    lines = path.read_text().splitlines()
+    header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
+    for i in range(len(rows), n):
+        row = list(rows[0])
+        row[0], row[1] = f"{900 + i:05d}.jpg", str(15.0 + 5 * i)
+        rows.append(row)
+        _img(root / "TestImage" / row[0], 100 + i, size=(16, 12))
+    _csv(path, header, rows)
+
+
+GROW = {"koniq10k": _grow_koniq10k, "livec": _grow_livec, "spaq": _grow_spaq}
 
 
 def fake_release(name: str, root: Path, monkeypatch) -> None:
@@ -95,10 +111,10 @@ def test_configs_are_shipped():
 def test_shipped_config_trains_one_step(path, tmp_path, monkeypatch):
     shipped = load_config(path)  # as shipped: valid
     dataset = shipped.data.dataset
-    overrides = [*TINY, f"train.out_dir={tmp_path / 'run'}"]
+    overrides = [*TINY, *TINY_MODELS[shipped.recipe], f"train.out_dir={tmp_path / 'run'}"]
     if dataset != "synthetic":
         info = get_dataset_info(dataset)
-        if info.name == "skimage-synth":  # embedded: generated (at data.resize), root is only a cache folder
+        if info.name in GENERATED:  # embedded: generated (at data.resize), root is only a cache folder
             overrides.append(f"data.resize=[{SYNTH_SIZE}, {SYNTH_SIZE}]")
             if shipped.data.root is not None:
                 overrides.append(f"data.root={tmp_path / 'cache'}")
@@ -110,7 +126,7 @@ def test_shipped_config_trains_one_step(path, tmp_path, monkeypatch):
     trainer = Trainer(cfg)
     results = trainer.fit()
     assert results["stopped_early"] is True
-    assert os.path.isfile(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert os.path.isfile(trainer.ckpt_path) and trainer.ckpt_path.startswith(str(tmp_path / "run"))
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
