@@ -143,8 +143,17 @@ def run_eval(checkpoint: str, config: str | None = None, overrides: list[str] | 
         return _fail("eval", e, 2)
     except failed as e:
         return _fail("eval", e, 1)
+    from pyiqa_fast.train.recipes import paper_cell
+
     metrics = {"protocol": trainer.protocol.name, **metrics}
+    paper = paper_cell(trainer.cfg)
+    if paper is not None:
+        metrics["paper"] = paper
     print(json.dumps(metrics))
+    if paper is not None:
+        note = f" ({paper['note']})" if "note" in paper else ""
+        print(f"ours SRCC {metrics['srcc']:.3f} PLCC {metrics['plcc']:.3f} on {metrics['n']} test images; paper "
+              f"{paper['table']}: SRCC {paper['srcc']:.3f} PLCC {paper['plcc']:.3f}{note}", file=sys.stderr)
     if out:
         with open(out, "w", encoding="utf-8") as fh:
             json.dump(metrics, fh, indent=2)

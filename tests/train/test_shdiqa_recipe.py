@@ -111,3 +111,23 @@ def test_recipe_options_are_checked(tmp_path):
         shdiqa(tmp_path, "recipe_options.views=three")
     with pytest.raises(ValueError, match=r"recipe_options for recipe 'shdiqa': unknown \['gamma'\]"):
         shdiqa(tmp_path, "recipe_options.gamma=1")
+
+
+def test_paper_cells_beside_ours(tmp_path, capsys):
+    from pyiqa_fast.train import apply_overrides
+    from pyiqa_fast.train.cli import run_eval
+    from pyiqa_fast.train.recipes import paper_cell
+
+    cfg = tiny_config(tmp_path, *TINY)
+    assert paper_cell(cfg) is None  # the synthetic set has no published cell
+    livec = apply_overrides(tiny_config(tmp_path, *TINY), ["data.dataset=livec"])
+    assert paper_cell(livec) == {"table": "SHDIQA-supp Table 3 (vertical)", "srcc": 0.909, "plcc": 0.922}
+    de20 = apply_overrides(tiny_config(tmp_path, *TINY), ["data.dataset=koniq", "protocol=shdiqa_de20"])
+    assert paper_cell(de20)["table"] == "SHDIQA-supp Table 1 (20 %)" and "swapped" in paper_cell(de20)["note"]
+    assert paper_cell(apply_overrides(tiny_config(tmp_path), ["data.dataset=livec"])) is None  # DEIQT's recipe
+    # eval of a trained student: our numbers (no cell for the synthetic set: no paper line)
+    shdiqa(tmp_path).fit()
+    capsys.readouterr()
+    assert run_eval(str(tmp_path / "student" / "checkpoints" / "last.pt")) == 0
+    out = capsys.readouterr()
+    assert '"srcc"' in out.out and "paper" not in out.err
