@@ -17,11 +17,13 @@ def _build_parser() -> argparse.ArgumentParser:
     env.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
     demo = commands.add_parser(
-        "demo", help="train a small DEIQT on the embedded skimage-synth set (CPU, minutes) and test it",
-        description="Train a reduced DEIQT on skimage-synth (configs/deiqt_demo.yaml), print held-out "
-                    "SRCC/PLCC, write results.json and curves.png. --ops adds the per-op kernel comparison.")
+        "demo", help="train a tiny SHDIQA (teacher, then distilled student) and DEIQT on embedded data (CPU, "
+                     "minutes) and test both",
+        description="Train a tiny SHDIQA teacher and student (configs/shdiqa_demo.yaml) and DEIQT-tiny at the "
+                    "same budget on skimage-synth-blocks, print held-out SRCC/PLCC of both, write results.json "
+                    "and demo_curves.png. --config deiqt_demo: DEIQT alone. --ops adds the per-op kernel comparison.")
     demo.add_argument("--quick", action="store_true", help="a seconds-long run of the same pipeline (tests)")
-    demo.add_argument("--config", default="deiqt_demo", help="training config (default: deiqt_demo)")
+    demo.add_argument("--config", default="shdiqa_demo", help="training config (default: shdiqa_demo)")
     demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="A.B=C",
                       help="override a config value (repeatable)")
     demo.add_argument("-o", "--out", default=None, help="run folder (default: the config's, runs/demo)")

@@ -1,11 +1,14 @@
-"""``pyiqa-fast demo`` / ``make demo``: train a small DEIQT on ``skimage-synth`` on the CPU and test it.
+"""``pyiqa-fast demo`` / ``make demo``: SHDIQA at smoke scale on the CPU, beside DEIQT.
 
-The run is configured by ``pyiqa_fast/configs/deiqt_demo.yaml`` (``--config`` / ``--set`` change it):
-a reduced DEIQT (``deiqt_tiny``: width 96, 2 encoder blocks; 64² crops) trained from scratch on the
-embedded :mod:`pyiqa_fast.data.synth` set (scikit-image photos × 24 distortion types × 5 levels,
-pseudo-MOS = 100·SSIM against the clean photo) and evaluated on held-out reference photos (split by
-photo). It prints SRCC/PLCC and writes ``results.json`` and ``curves.png`` to the run folder
-(default ``runs/demo``). A smoke-scale demo, not a benchmark.
+The run is configured by ``pyiqa_fast/configs/shdiqa_demo.yaml`` (``--config`` / ``--set`` change it):
+on the embedded ``skimage-synth-blocks`` set (scikit-image photos, a different distortion per half
+of each image, pseudo-MOS = 100·SSIM against the clean photo; :mod:`pyiqa_fast.data.synth`) a tiny
+SHDIQA teacher learns each block's distortion type and level, then the tiny BAF student learns the
+MOS with contrastive and affinity distillation from it; DEIQT-tiny (``deiqt_demo.yaml``) trains on
+the same data, split, crops and epochs. Both are tested on held-out photos (split by photo). It
+prints SRCC/PLCC of both and writes ``results.json`` per stage and run and ``demo_curves.png`` (loss
+terms and held-out metrics per epoch) to the run folder (default ``runs/demo``). ``--config
+deiqt_demo`` runs DEIQT alone on ``skimage-synth``. A smoke-scale demo, not a benchmark.
 
 ``--ops`` also (or ``--ops-only`` only) runs the per-op kernel comparison: DP-IQA's margin ranking
 loss, DSMix's ground-truth map and SHDIQA's block-masked attention (forward + backward) on each
@@ -34,57 +37,128 @@ QUICK_OVERRIDES = ["data.resize=[64, 64]", "model.kwargs.img_size=32", "data.cro
                    "train.epochs=2", "optim.warmup_epochs=0.5", "protocol_overrides.test_crops=1"]
 
 
-def run_train_demo(config: str = "deiqt_demo", overrides: list[str] | None = None, out_dir: str | None = None,
-                   quick: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train and test the demo model; print the summary table. Returns the trainer's results record."""
+#: The demo's baseline: DEIQT-tiny (deiqt_demo.yaml's model and recipe) on the same data and budget.
+BASELINE_CONFIG = "deiqt_demo"
+
+
+def _train_one(config: str, sets: list[str], progress: bool, label: str) -> dict[str, Any]:
+    """Train and test one config (any recipe); the row of the summary table."""
     from pyiqa_fast.data import build_dataset
     from pyiqa_fast.train import Trainer, load_config
 
-    sets = [*(QUICK_OVERRIDES if quick else []), *(overrides or [])]
-    if out_dir is not None:
-        sets.append(f"train.out_dir={out_dir}")
     cfg = load_config(config, sets)
     if not progress:
         cfg.train.progress = False
     torch.manual_seed(cfg.train.seed)
     d = cfg.data
-    print(f"demo: {cfg.model.name} {cfg.model.kwargs} on {d.dataset} ({d.resize or 'default'} px, "
-          f"crop {d.crop_size}, {cfg.train.epochs} epochs, batch {d.batch_size}) on {cfg.train.device}, "
+    stages = f", recipe {cfg.recipe}" if cfg.recipe != "deiqt" else ""
+    print(f"{label}: {cfg.model.name} {cfg.model.kwargs} on {d.dataset} ({d.resize or 'default'} px, crop "
+          f"{d.crop_size}, {cfg.train.epochs} epochs, batch {d.batch_size}{stages}) on {cfg.train.device}, "
           f"{torch.get_num_threads()} threads", flush=True)
     t0 = time.perf_counter()
     train_ds = build_dataset(cfg, "train", 0)  # float32 images in [0, 1]
     test_ds = build_dataset(cfg, "test", 0)
-    t_data = time.perf_counter() - t0
     refs = sorted({r.ref_name for r in test_ds.records})
     n_train_refs = len({r.ref_name for r in train_ds.records})
     print(f"data: {len(train_ds)} training images ({n_train_refs} photos), {len(test_ds)} test images "
-          f"(held-out photos: {', '.join(refs)}); generated in {t_data:.1f} s", flush=True)
+          f"(held-out photos: {', '.join(refs)}); generated in {time.perf_counter() - t0:.1f} s", flush=True)
     trainer = Trainer(cfg, train_dataset=train_ds, eval_dataset=test_ds)
-    results = trainer.fit()
-    wall = time.perf_counter() - t0
-    if results.get("stopped_early"):  # train.max_steps: nothing evaluated yet
-        print(f"stopped early (train.max_steps) after {wall:.1f} s; checkpoint {trainer.ckpt_path}")
-        return results
-    rep = results["repeats"][0]
-    sel = rep["selected"]
-    n_params = sum(p.numel() for p in trainer.model.parameters()) if trainer.model is not None else 0
-    out = cfg.train.out_dir
-    png = os.path.join(out, "curves.png")
+    run = trainer.fit()
+    folder = trainer.stage_dir(trainer.stage)  # the last stage trained: the model tested
+    results = run if "repeats" in run else _read_json(os.path.join(folder, "results.json"))
+    row = {"label": label, "model": cfg.model.name, "out": cfg.train.out_dir, "folder": folder,
+           "stopped_early": run["stopped_early"], "ckpt": trainer.ckpt_path, "results": results,
+           "n_train": len(train_ds), "n_test": len(test_ds), "refs": refs, "epochs": cfg.train.epochs,
+           "wall": time.perf_counter() - t0,
+           "params": sum(p.numel() for p in trainer.model.parameters()) if trainer.model is not None else 0}
+    if not row["stopped_early"]:
+        row["selected"] = results["repeats"][0]["selected"]
+    return row
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    import json
+
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _plot_rows(rows: list[dict[str, Any]], path: str) -> bool:
+    """Loss terms and held-out SRCC/PLCC per epoch of every demo run, in one picture."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for row in rows:
+        epochs = row["results"]["repeats"][0]["epochs"]
+        ep = [e["epoch"] + 1 for e in epochs]
+        line, = axes[0].plot(ep, [e["train_loss"] for e in epochs], marker="o", label=f"{row['model']}: total")
+        terms = sorted({k for e in epochs for k in e.get("losses", {})})
+        for style, term in zip(("--", ":", "-."), terms if len(terms) > 1 else [], strict=False):
+            axes[0].plot(ep, [e["losses"].get(term) for e in epochs], style, color=line.get_color(),
+                         label=f"{row['model']}: {term}")
+        for ax, key in zip(axes[1:], ("srcc", "plcc"), strict=True):
+            ax.plot(ep, [e.get(key) for e in epochs], marker="o", color=line.get_color(), label=row["model"])
+    for ax, title in zip(axes, ("training loss (per term)", "held-out SRCC", "held-out PLCC"), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("pyiqa-fast demo: " + " vs ".join(r["model"] for r in rows) + " on held-out photos", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def run_train_demo(config: str = "shdiqa_demo", overrides: list[str] | None = None, out_dir: str | None = None,
+                   quick: bool = False, progress: bool = True) -> list[dict[str, Any]]:
+    """Train and test the demo model (and, for a method recipe, DEIQT-tiny at the same budget on the
+    same data); print the summary table. Returns the table's rows (each with its results record)."""
+    from pyiqa_fast.train import load_config
+
+    sets = [*(QUICK_OVERRIDES if quick else []), *(overrides or [])]
+    main_cfg = load_config(config, [*sets, *([f"train.out_dir={out_dir}"] if out_dir else [])])
+    out = main_cfg.train.out_dir
+    runs = [(config, [*sets, f"train.out_dir={out}"], "demo")]
+    if main_cfg.recipe != "deiqt":  # the baseline: DEIQT-tiny on the same data, split, crops and epochs
+        shared = [s for s in sets if not s.startswith(("stages.", "recipe", "model.name"))]
+        d = main_cfg.data
+        runs.append((BASELINE_CONFIG, [f"data.dataset={d.dataset}", *shared,
+                                       f"train.out_dir={os.path.join(out, 'deiqt_baseline')}"], "baseline"))
+    rows = []
+    for name, run_sets, label in runs:
+        row = _train_one(name, run_sets, progress, label)
+        if row["stopped_early"]:  # train.max_steps: nothing evaluated yet
+            print(f"stopped early (train.max_steps) after {row['wall']:.1f} s; checkpoint {row['ckpt']}")
+            return [row]
+        rows.append(row)
     print()
-    print(f"{'model':<12} {'params':>8} {'train imgs':>10} {'test imgs':>9} {'epochs':>6} "
+    print(f"{'model':<20} {'params':>8} {'train imgs':>10} {'test imgs':>9} {'epochs':>6} "
           f"{'SRCC':>7} {'PLCC':>7} {'KRCC':>7} {'time s':>7}")
-    print(f"{cfg.model.name:<12} {n_params:>8,} {len(train_ds):>10} {len(test_ds):>9} {cfg.train.epochs:>6} "
-          f"{sel['srcc']:>7.4f} {sel['plcc']:>7.4f} {sel['krcc']:>7.4f} {wall:>7.1f}")
-    print(f"held-out SRCC/PLCC on {len(test_ds)} images of {len(refs)} unseen photos "
-          f"(epoch {sel.get('epoch', len(rep['epochs']) - 1) + 1}, protocol {results['protocol']['name']}, "
-          f"select {results['protocol']['select']}); chance is SRCC 0")
-    print(f"results: {os.path.join(out, 'results.json')}")
-    print(f"curves:  {png}" if os.path.exists(png) else "curves:  (not written: matplotlib missing)")
-    return results
+    for row in rows:
+        sel = row["selected"]
+        print(f"{row['model']:<20} {row['params']:>8,} {row['n_train']:>10} {row['n_test']:>9} {row['epochs']:>6} "
+              f"{sel['srcc']:>7.4f} {sel['plcc']:>7.4f} {sel['krcc']:>7.4f} {row['wall']:>7.1f}")
+    first = rows[0]
+    protocol = first["results"]["protocol"]
+    print(f"held-out SRCC/PLCC on {first['n_test']} images of {len(first['refs'])} unseen photos (epoch "
+          f"{first['selected'].get('epoch', 0) + 1}, protocol {protocol['name']}, select {protocol['select']}); "
+          "chance is SRCC 0")
+    png = os.path.join(out, "demo_curves.png")
+    for row in rows:
+        print(f"results: {os.path.join(row['folder'], 'results.json')}")
+    print(f"curves:  {png}" if _plot_rows(rows, png) else "curves:  (not written: matplotlib missing)")
+    return rows
 
 
 def run_demo(batch_size: int = 4096, repeats: int = 20, *, train: bool = True, ops: bool = False,
-             quick: bool = False, config: str = "deiqt_demo", overrides: list[str] | None = None,
+             quick: bool = False, config: str = "shdiqa_demo", overrides: list[str] | None = None,
              out_dir: str | None = None) -> int:
     """``pyiqa-fast demo``: the training demo, then (``ops``) the per-op kernel comparison.
 
@@ -96,13 +170,13 @@ def run_demo(batch_size: int = 4096, repeats: int = 20, *, train: bool = True, o
     if repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {repeats}")
     if train:
-        results = run_train_demo(config, overrides, out_dir, quick=quick)
-        selected = (results.get("repeats") or [{}])[0].get("selected") or {}
-        bad = [k.upper() for k in ("srcc", "plcc") if k in selected and not math.isfinite(selected[k])]
-        if bad:
-            print(f"pyiqa-fast demo: the result is not a number ({', '.join(bad)} NaN: constant predictions?); see "
-                  f"{os.path.join(results['config']['train']['out_dir'], 'results.json')}", file=sys.stderr)
-            return 1
+        for row in run_train_demo(config, overrides, out_dir, quick=quick):
+            selected = row.get("selected") or {}
+            bad = [k.upper() for k in ("srcc", "plcc") if k in selected and not math.isfinite(selected[k])]
+            if bad:
+                print(f"pyiqa-fast demo: the result is not a number ({', '.join(bad)} NaN: constant predictions?); "
+                      f"see {os.path.join(row['folder'], 'results.json')}", file=sys.stderr)
+                return 1
     if ops:
         if train:
             print()

@@ -263,5 +263,6 @@ def test_demo_stopped_early_or_with_a_nan_result(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Trainer, "_make_model", lambda self, cfg=None, pretrained=True: _Constant())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert main(["demo", "--quick", "--set", "train.epochs=1", "-o", str(tmp_path / "b")]) == 1
+        assert main(["demo", "--quick", "--config", "deiqt_demo", "--set", "train.epochs=1", "-o",
+                     str(tmp_path / "b")]) == 1
     assert "pyiqa-fast demo: the result is not a number (SRCC, PLCC NaN" in _err(capsys)
