@@ -38,13 +38,25 @@ import torch.nn.functional as F
 from bench import harness
 
 FAMILY, OP = "train", "train_step"
+_TINY = {"img_size": 64, "patch_size": 8, "normalize_input": True}
+#: Model entries: the recipe and stage whose step is timed, the model (and the teacher a student reads).
 MODELS: dict[str, dict[str, Any]] = {
-    "deiqt_tiny": {"kwargs": {"img_size": 64, "patch_size": 8, "normalize_input": True}, "crop": 64},
+    "deiqt_tiny": {"kwargs": _TINY, "crop": 64},
     "deiqt_vit_s16": {"kwargs": {"normalize_input": True}, "crop": 224},
+    "shdiqa_teacher_tiny": {"kwargs": _TINY, "crop": 64, "recipe": "shdiqa", "stage": "teacher"},
+    "shdiqa_student_tiny": {"kwargs": _TINY, "crop": 64, "recipe": "shdiqa", "stage": "student",
+                            "teacher": "shdiqa_teacher_tiny"},
+    "shdiqa_teacher": {"kwargs": {"normalize_input": True}, "crop": 224, "recipe": "shdiqa", "stage": "teacher"},
+    "shdiqa_student": {"kwargs": {"normalize_input": True}, "crop": 224, "recipe": "shdiqa", "stage": "student",
+                       "teacher": "shdiqa_teacher"},
 }
 PROVIDERS = {
-    "stage": "Trainer.stage_losses + Trainer.optimise (the loop's step; MOSStage, DEIQT's AdamW groups, clip 5)",
-    "plain": "hand-written step: model(x), smooth_l1, backward, clip_grad_norm_, AdamW.step (baseline)",
+    "stage": "Trainer.stage_losses + Trainer.optimise (the loop's step: the stage's losses, its optimiser, clip 5; "
+             "SHDIQA: block_attention's cpu/cuda kernels, BDM through distort on the training device)",
+    "plain": "DEIQT only: hand-written step: model(x), smooth_l1, backward, clip_grad_norm_, AdamW.step (baseline)",
+    "stock": "SHDIQA student only: the same step from stock parts: BAF as dense boolean-masked attention in plain "
+             "PyTorch (block_attention's reference), the BDM view per image and block through the ARNIQA-style "
+             "functions bench_distort's loop uses (tests/references/arniqa.py) (baseline)",
 }
 
 
@@ -52,7 +64,12 @@ def make_config(model: str, batch: int, device: torch.device, weight_decay: floa
     from pyiqa_fast.train.config import Config, apply_overrides
 
     spec = MODELS[model]
-    overrides = [f"model.name={model}", f"model.kwargs={spec['kwargs']}", "data.dataset=synthetic",
+    # SHDIQA entries: the student is the run's model, the teacher the teacher stage's
+    stage = spec.get("stage")
+    student = model.replace("teacher", "student") if stage else model
+    teacher = spec.get("teacher", model) if stage else None
+    overrides = [f"model.name={student}", f"model.kwargs={spec['kwargs']}", "data.dataset=synthetic",
+                 *([f"recipe={spec['recipe']}", f"stages.teacher.model.name={teacher}"] if stage else []),
                  f"data.crop_size={spec['crop']}", f"data.batch_size={batch}", "data.num_workers=0",
                  f"train.device={device.type}", "train.progress=false", "train.out_dir=/tmp/bench_train_step"]
     if weight_decay is not None:
@@ -83,23 +100,44 @@ class StepInputs:
 
 
 class StageStep:
-    """The trainer's step on the recipe's first stage (provider ``stage``)."""
+    """The trainer's step on the model entry's stage (provider ``stage``); a student stage reads a
+    random-init teacher written to a temporary weights file."""
 
-    def __init__(self, cfg, seed: int) -> None:
+    def __init__(self, cfg, seed: int, stage_name: str | None = None) -> None:
         from pyiqa_fast.train import Trainer
+        from pyiqa_fast.train.config import stage_config
         from pyiqa_fast.train.stages import StageContext
 
         self.trainer = Trainer(cfg)
-        self.stage = self.trainer.stages[0]
-        self.ctx = StageContext(cfg, 0, self.trainer.device, self.trainer.amp)
+        self.stage = next(s for s in self.trainer.stages if stage_name in (None, s.name))
+        stage_cfg = self.trainer._stage_cfg = stage_config(cfg, self.stage.name)
+        self.ctx = StageContext(stage_cfg, 0, self.trainer.device, self.trainer.amp, inputs=self._teacher_file())
         torch.manual_seed(seed)
-        self.model = self.trainer._make_model(cfg).to(self.trainer.device).train()
+        self.model = self.stage.build_model(self.ctx, self.trainer._make_model).to(self.trainer.device).train()
+        self.frozen = {k: m.to(self.trainer.device).eval().requires_grad_(False)
+                       for k, m in self.stage.build_frozen(self.ctx).items()}
         self.opt = self.stage.optimizer(self.model, self.ctx)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.trainer.amp)
-        self.cfg, self.clip = cfg, cfg.optim.clip_grad
+        self.cfg, self.clip = stage_cfg, stage_cfg.optim.clip_grad
+
+    def _teacher_file(self) -> dict[str, str]:
+        if "teacher" not in self.stage.inputs:
+            return {}
+        import tempfile
+
+        from pyiqa_fast.models import create_model
+        from pyiqa_fast.train.checkpoint import save_checkpoint
+        from pyiqa_fast.train.config import stage_config
+
+        t = stage_config(self.trainer.cfg, "teacher").model
+        path = f"{tempfile.mkdtemp()}/teacher.pt"
+        save_checkpoint(path, {"format": 1, "identity": {"model": {"name": t.name, "kwargs": t.kwargs}},
+                               "model": create_model(t.name, **t.kwargs).state_dict()})
+        return {"teacher": path}
 
     def losses(self, batch: Any) -> torch.Tensor:
-        return self.trainer.stage_losses(self.stage, self.model, {}, batch, self.ctx)[0]
+        self.ctx.step += 1  # a new BDM draw each step, as in training
+        return self.trainer.stage_losses(self.stage, self.model, self.frozen, batch, self.ctx)[0]
 
     def optimise(self, loss: torch.Tensor) -> None:
         self.trainer.optimise(loss, self.model, self.opt, self.scaler, self.cfg)
@@ -108,7 +146,7 @@ class StageStep:
 class PlainStep:
     """The hand-written baseline (provider ``plain``)."""
 
-    def __init__(self, cfg, seed: int) -> None:
+    def __init__(self, cfg, seed: int, stage_name: str | None = None) -> None:
         from pyiqa_fast.models import create_model
 
         self.device = torch.device(cfg.train.device)
@@ -134,7 +172,49 @@ class PlainStep:
         self.opt.step()
 
 
-STEPS: dict[str, Callable[..., Any]] = {"stage": StageStep, "plain": PlainStep}
+class StockBDM:
+    """BDM from stock parts: the block model's draws, applied per image and block by the ARNIQA-style
+    per-image functions (tests/references/arniqa.py, bench_distort's loop), composited per block."""
+
+    def __init__(self, bdm) -> None:
+        self.bdm, self.type_ids = bdm, bdm.type_ids
+
+    def __call__(self, x, generator=None):
+        from pyiqa_fast.distortions.block import BlockDegradationOutput, token_block_map
+        from pyiqa_fast.distortions.params import block_bounds
+        from pyiqa_fast.distortions.registry import SPECS
+        from tests.references import arniqa
+
+        params, types, levels = self.bdm.sample(x.shape[0], generator, image_size=tuple(x.shape[2:]))
+        out = x.clone()
+        for b in range(x.shape[0]):
+            for k, (y0, y1, x0, x1) in enumerate(block_bounds(x.shape[2], x.shape[3], params.partition)):
+                fn = arniqa.FUNCTIONS[SPECS[int(params.types[b, k, 0])].name]
+                out[b, :, y0:y1, x0:x1] = fn(x[b], int(params.levels[b, k, 0])).clamp(0, 1)[:, y0:y1, x0:x1]
+        block_map = token_block_map(x.shape[2], x.shape[3], self.bdm.partition, self.bdm.patch_size)
+        return BlockDegradationOutput(out, block_map.expand(x.shape[0], -1, -1).to(x.device), types.to(x.device),
+                                      levels.to(x.device), params)
+
+
+class StockStep(StageStep):
+    """The SHDIQA student's step from stock parts (provider ``stock``)."""
+
+    def __init__(self, cfg, seed: int, stage_name: str | None = None) -> None:
+        from pyiqa_fast.train.config import apply_overrides
+
+        super().__init__(apply_overrides(cfg, ["model.kwargs.backend=reference"]), seed, stage_name)
+        self.losses(StepInputs(self.cfg, 2, seed).next())  # builds the stage's BDM module, then swap it
+        self.stage._bdm = StockBDM(self.stage._bdm)
+
+
+STEPS: dict[str, Callable[..., Any]] = {"stage": StageStep, "plain": PlainStep, "stock": StockStep}
+
+
+def providers_of(model: str, asked: list[str]) -> list[str]:
+    """The providers that apply to ``model``: ``plain`` for DEIQT, ``stock`` for the SHDIQA student."""
+    stage = MODELS[model].get("stage")
+    fits = {"stage": True, "plain": stage is None, "stock": stage == "student"}
+    return [p for p in asked if fits[p]]
 
 
 def one_step(step: Any, inputs: StepInputs) -> Callable[[], None]:
@@ -179,7 +259,7 @@ def gate(model: str, batch: int, device: torch.device, seed: int) -> str | None:
     cfg = make_config(model, batch, device, weight_decay=0.0)
     cfg.train.amp = False  # compare in float32 (GradScaler vs none)
     inputs = StepInputs(cfg, batch, seed)
-    steps = [STEPS[p](cfg, seed) for p in ("stage", "plain")]
+    steps = [STEPS[p](cfg, seed) for p in ("stage", "plain")]  # DEIQT entries only
     batch_data = inputs.next()
     losses = []
     for s in steps:
@@ -197,17 +277,22 @@ def gate(model: str, batch: int, device: torch.device, seed: int) -> str | None:
 
 def run_model(args: argparse.Namespace, model: str, device: torch.device) -> list[harness.Row]:
     cfg = make_config(model, args.batch, device)
-    crop = MODELS[model]["crop"]
+    spec = MODELS[model]
+    crop = spec["crop"]
     shape = (args.batch, 3, crop, crop)
-    why_gate = gate(model, args.batch, device, args.seed)
+    plain = "stage" not in spec
+    why_gate = gate(model, args.batch, device, args.seed) if plain else None
     contenders = []
-    for p in args.providers:
-        step, inputs = STEPS[p](cfg, args.seed), StepInputs(cfg, args.batch, args.seed)
-        notes = {"phases_ms": phases_ms(step, inputs, device, args.phase_steps),
-                 "correctness": "stage vs plain after one step (weight decay 0, fp32)", "images_per_step": args.batch}
+    for p in providers_of(model, args.providers):
+        step, inputs = STEPS[p](cfg, args.seed, spec.get("stage")), StepInputs(cfg, args.batch, args.seed)
+        correctness = ("stage vs plain after one step (weight decay 0, fp32)" if plain else
+                       "not checked here: tests/models/test_shdiqa.py holds block_attention's backends equal; the "
+                       "stock BDM is ARNIQA's maths, not distort's")
+        notes = {"phases_ms": phases_ms(step, inputs, device, args.phase_steps), "correctness": correctness,
+                 "images_per_step": args.batch}
         contenders.append(harness.Contender(
             harness.BenchCase(FAMILY, OP, p, "train", shape, "float32", {"model": model}),
-            fn=one_step(step, inputs), check=lambda why=why_gate: why, notes=notes))
+            fn=one_step(step, inputs), check=(lambda why=why_gate: why) if plain else None, notes=notes))
     print(f"{model} B={args.batch} {crop}x{crop} on {device}", flush=True)
     return harness.run_side_by_side(contenders, device, rounds=args.rounds, min_run_time=args.min_run_time,
                                     measure_memory=not args.no_memory)
@@ -231,7 +316,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--smoke", action="store_true", help="deiqt_tiny, batch 4, one round (tests)")
     args = ap.parse_args(argv)
     defaults = {
-        "models": ["deiqt_tiny"] if args.smoke else list(MODELS),
+        "models": ["deiqt_tiny", "shdiqa_student_tiny"] if args.smoke else list(MODELS),
         "providers": list(PROVIDERS),
         "batch": 4 if args.smoke else 16,
         "phase_steps": 2 if args.smoke else 5,
