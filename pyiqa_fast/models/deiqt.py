@@ -20,10 +20,9 @@ from pyiqa_fast.models.pretrained import DEIT3_SMALL_PATCH16_224, PretrainedRepo
 from pyiqa_fast.models.registry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    CheckpointError,
     PretrainedCfg,
+    build_model,
     check_backend,
-    load_checkpoint,
     register_model,
 )
 
@@ -39,6 +38,26 @@ def _import_vision_transformer():
     except ImportError as exc:
         raise ImportError("DEIQT needs timm, which is not installed: pip install pyiqa-fast[models]") from exc
     return VisionTransformer
+
+
+def init_linear_and_layernorm(root: nn.Module) -> None:
+    """The official DEIQT init of every layer under ``root``: trunc-normal(0.02) Linear weights,
+    zero biases, LayerNorm weight 1 and bias 0 (shared by the SHDIQA models)."""
+    for module in root.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def vit_no_weight_decay(root: nn.Module) -> set[str]:
+    """Names of ``root``'s parameters trained without weight decay: ``encoder.pos_embed``,
+    ``encoder.cls_token`` and every 1-D parameter (biases, LayerNorm, LayerScale)."""
+    return {name for name, p in root.named_parameters()
+            if p.ndim <= 1 or name in ("encoder.pos_embed", "encoder.cls_token")}
 
 
 def vit_encoder(*, img_size: int = 224, patch_size: int = 16, embed_dim: int = 384, depth: int = 12,
@@ -147,20 +166,12 @@ class DEIQT(nn.Module):
         nn.init.trunc_normal_(self.encoder.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.encoder.cls_token, std=0.02)
         nn.init.trunc_normal_(self.queries, std=0.02)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linear_and_layernorm(self)
 
     def no_weight_decay(self) -> set[str]:
         """Parameter names trained without weight decay (METHODS.md §2.3): position embedding,
         CLS token, biases and every other 1-D parameter (LayerNorm, LayerScale)."""
-        return {name for name, p in self.named_parameters()
-                if p.ndim <= 1 or name in ("encoder.pos_embed", "encoder.cls_token")}
+        return vit_no_weight_decay(self)
 
     def load_pretrained(self, path: str | os.PathLike) -> PretrainedReport:
         """Initialise the encoder from a local ImageNet ViT checkpoint, as DEIQT's recipe does
@@ -232,19 +243,6 @@ class DEIQT(nn.Module):
 _DEIQT_CFGS = {"": PretrainedCfg(crop_mode="random_crops", protocol="deiqt", paper=_PAPER)}
 
 
-def _create(pretrained: bool, checkpoint_path: str | os.PathLike | None, pretrained_cfg: PretrainedCfg | None,
-            arch_kwargs: dict[str, Any], kwargs: dict[str, Any]) -> DEIQT:
-    cfg = pretrained_cfg or _DEIQT_CFGS[""]
-    model = DEIQT(**{"mean": cfg.mean, "std": cfg.std, **arch_kwargs, **kwargs})
-    model.pretrained_cfg = cfg
-    if checkpoint_path is not None:
-        load_checkpoint(model, checkpoint_path, sha256=cfg.sha256 if pretrained else None)
-    elif pretrained:
-        raise CheckpointError("pretrained=True needs a local weights file: pass checkpoint_path=..., or use "
-                         "create_model with a tag whose PretrainedCfg names one")
-    return model
-
-
 @register_model(default_cfgs=_DEIQT_CFGS, aliases=("deiqt_small", "deiqt"))
 def deiqt_vit_s16(pretrained: bool = False, checkpoint_path: str | os.PathLike | None = None,
                   pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> DEIQT:
@@ -255,7 +253,7 @@ def deiqt_vit_s16(pretrained: bool = False, checkpoint_path: str | os.PathLike |
     pretrained=<local DeiT-III ViT-S/16 file>)`` (:meth:`DEIQT.load_pretrained`). Keyword arguments
     override :class:`DEIQT`'s (e.g. ``backend=``, ``normalize_input=``).
     """
-    return _create(pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
+    return build_model(DEIQT, _DEIQT_CFGS[""], pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
 
 
 @register_model(default_cfgs={"": PretrainedCfg(crop_mode="random_crops", protocol="deiqt", paper=_PAPER)})
@@ -263,4 +261,5 @@ def deiqt_tiny(pretrained: bool = False, checkpoint_path: str | os.PathLike | No
                pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> DEIQT:
     """A small DEIQT for tests and demos: same structure, D 96, 2 encoder blocks, 6 heads (dim 16),
     6 queries, one decoder layer, 224² input (not a paper configuration)."""
-    return _create(pretrained, checkpoint_path, pretrained_cfg, {"embed_dim": 96, "depth": 2}, kwargs)
+    return build_model(DEIQT, _DEIQT_CFGS[""], pretrained, checkpoint_path, pretrained_cfg,
+                       {"embed_dim": 96, "depth": 2}, kwargs)

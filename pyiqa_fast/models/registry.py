@@ -350,3 +350,24 @@ def load_checkpoint(model: nn.Module, checkpoint_path: str | os.PathLike, sha256
         raise CheckpointError(f"checkpoint {path} does not match {type(model).__name__}: " + "; ".join(diffs))
     model.load_state_dict(state, strict=True)
     return model
+
+
+def build_model(cls: Callable[..., nn.Module], default_cfg: PretrainedCfg, pretrained: bool,
+                checkpoint_path: str | os.PathLike | None, pretrained_cfg: PretrainedCfg | None,
+                arch_kwargs: dict[str, Any], kwargs: dict[str, Any]) -> nn.Module:
+    """What every registered factory does: ``cls`` with its config's input normalisation, the
+    architecture and user kwargs, its ``pretrained_cfg`` set, and ``checkpoint_path`` loaded strictly
+    (checksummed when ``pretrained``).
+
+    Raises:
+        CheckpointError: ``pretrained=True`` without a weights file, or the file does not fit.
+    """
+    cfg = pretrained_cfg or default_cfg
+    model = cls(**{"mean": cfg.mean, "std": cfg.std, **arch_kwargs, **kwargs})
+    model.pretrained_cfg = cfg
+    if checkpoint_path is not None:
+        load_checkpoint(model, checkpoint_path, sha256=cfg.sha256 if pretrained else None)
+    elif pretrained:
+        raise CheckpointError("pretrained=True needs a local weights file: pass checkpoint_path=..., or use "
+                              "create_model with a tag whose PretrainedCfg names one")
+    return model

@@ -31,15 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pyiqa_fast.models.deiqt import DEIQT, vit_encoder
+from pyiqa_fast.models.deiqt import DEIQT, init_linear_and_layernorm, vit_encoder, vit_no_weight_decay
 from pyiqa_fast.models.pretrained import DEIT3_SMALL_PATCH16_224, PretrainedReport, load_pretrained_encoder
 from pyiqa_fast.models.registry import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    CheckpointError,
     PretrainedCfg,
+    build_model,
     check_backend,
-    load_checkpoint,
     register_model,
 )
 from pyiqa_fast.ops.block_attention import block_attention, partition_groups
@@ -588,19 +587,11 @@ class SHDIQATeacher(_BlockPartition, nn.Module):
         biases; LayerNorm 1/0); the heads like every other Linear layer."""
         nn.init.trunc_normal_(self.encoder.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.encoder.cls_token, std=0.02)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linear_and_layernorm(self)
 
     def no_weight_decay(self) -> set[str]:
         """Parameter names trained without weight decay (as DEIQT's: pos-embed, CLS, 1-D parameters)."""
-        return {name for name, p in self.named_parameters()
-                if p.ndim <= 1 or name in ("encoder.pos_embed", "encoder.cls_token")}
+        return vit_no_weight_decay(self)
 
     def load_pretrained(self, path: str | os.PathLike) -> PretrainedReport:
         """Initialise the encoder from a local ImageNet ViT checkpoint (as
@@ -658,20 +649,6 @@ _TEACHER_TINY_CFG = PretrainedCfg(input_size=(3, 64, 64), paper=_PAPER)
 _TINY = {"embed_dim": 96, "depth": 2, "num_heads": 6, "img_size": 64, "patch_size": 8}
 
 
-def _create(cls: type[nn.Module], default_cfg: PretrainedCfg, pretrained: bool,
-            checkpoint_path: str | os.PathLike | None, pretrained_cfg: PretrainedCfg | None,
-            arch_kwargs: dict[str, Any], kwargs: dict[str, Any]) -> nn.Module:
-    cfg = pretrained_cfg or default_cfg
-    model = cls(**{"mean": cfg.mean, "std": cfg.std, **arch_kwargs, **kwargs})
-    model.pretrained_cfg = cfg
-    if checkpoint_path is not None:
-        load_checkpoint(model, checkpoint_path, sha256=cfg.sha256 if pretrained else None)
-    elif pretrained:
-        raise CheckpointError("pretrained=True needs a local weights file: pass checkpoint_path=..., or use "
-                              "create_model with a tag whose PretrainedCfg names one")
-    return model
-
-
 @register_model(default_cfgs={"": _STUDENT_CFG})
 def shdiqa_student(pretrained: bool = False, checkpoint_path: str | os.PathLike | None = None,
                    pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> SHDIQAStudent:
@@ -681,7 +658,7 @@ def shdiqa_student(pretrained: bool = False, checkpoint_path: str | os.PathLike 
     encoder (:meth:`SHDIQAStudent.load_pretrained`); keyword arguments override
     :class:`SHDIQAStudent`'s (``partition=``, ``baf_placement=``, ``backend=``, ...).
     """
-    return _create(SHDIQAStudent, _STUDENT_CFG, pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
+    return build_model(SHDIQAStudent, _STUDENT_CFG, pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
 
 
 @register_model(default_cfgs={"": _STUDENT_TINY_CFG})
@@ -689,7 +666,7 @@ def shdiqa_student_tiny(pretrained: bool = False, checkpoint_path: str | os.Path
                         pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> SHDIQAStudent:
     """A small SHDIQA student for tests and demos: D 96, 2 encoder blocks, 6 heads, 8×8 patches on
     64² input (an 8×8 token grid), 408,288 parameters (not a paper configuration)."""
-    return _create(SHDIQAStudent, _STUDENT_TINY_CFG, pretrained, checkpoint_path, pretrained_cfg, _TINY, kwargs)
+    return build_model(SHDIQAStudent, _STUDENT_TINY_CFG, pretrained, checkpoint_path, pretrained_cfg, _TINY, kwargs)
 
 
 @register_model(default_cfgs={"": _TEACHER_CFG})
@@ -697,7 +674,7 @@ def shdiqa_teacher(pretrained: bool = False, checkpoint_path: str | os.PathLike 
                    pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> SHDIQATeacher:
     """SHDIQA's teacher (reconstruction): the student's ViT-S/16 encoder + per-block type (24) and
     level (4) heads, 21,685,276 parameters; ``pretrained=<path>`` initialises the encoder."""
-    return _create(SHDIQATeacher, _TEACHER_CFG, pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
+    return build_model(SHDIQATeacher, _TEACHER_CFG, pretrained, checkpoint_path, pretrained_cfg, {}, kwargs)
 
 
 @register_model(default_cfgs={"": _TEACHER_TINY_CFG})
@@ -705,4 +682,4 @@ def shdiqa_teacher_tiny(pretrained: bool = False, checkpoint_path: str | os.Path
                         pretrained_cfg: PretrainedCfg | None = None, **kwargs: Any) -> SHDIQATeacher:
     """A small SHDIQA teacher matching :func:`shdiqa_student_tiny`'s encoder (D 96, 2 blocks, 6 heads,
     8×8 patches at 64²), 251,740 parameters (not a paper configuration)."""
-    return _create(SHDIQATeacher, _TEACHER_TINY_CFG, pretrained, checkpoint_path, pretrained_cfg, _TINY, kwargs)
+    return build_model(SHDIQATeacher, _TEACHER_TINY_CFG, pretrained, checkpoint_path, pretrained_cfg, _TINY, kwargs)
