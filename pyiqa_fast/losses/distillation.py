@@ -2,8 +2,8 @@
 
 The paper names Contrastive Knowledge Distillation ("discriminate between different types of
 distortions") and Affinity Knowledge Distillation ("the correlation among distortions in different
-regions"); their formulas are not in the available texts. These are METHODS.md §3.5 [PROPOSAL],
-exactly as written there; docs/design/shdiqa.md gives the choices and the degenerate cases.
+regions"); their formulas are not in the available texts. These are our reconstruction
+[PROPOSAL]; docs/design/shdiqa.md gives the choices and the degenerate cases.
 
 Both L2-normalise the features and compute in float32 (float64 for float64 inputs), autocast off:
 16-bit features from an autocast forward give the fp32 loss of their values.
@@ -54,9 +54,10 @@ def contrastive_kd_loss(student_blocks: Tensor, teacher_blocks: Tensor, block_ty
                         tau: float = 0.07, reduction: str = "mean") -> Tensor:
     """Contrastive knowledge distillation over the blocks of a batch (InfoNCE; reconstruction).
 
-    METHODS.md §3.5 [PROPOSAL]: with ŝ, t̂ the L2-normalised student and teacher block features and
-    M = B·K blocks, each block a = (n, k) is an anchor whose positive is the teacher block at the
-    same place and whose negatives are every teacher block (m, j) of a *different* type::
+    A reconstruction [PROPOSAL] (docs/design/shdiqa.md): with ŝ, t̂ the L2-normalised student and
+    teacher block features and M = B·K blocks, each block a = (n, k) is an anchor whose positive is
+    the teacher block at the same place and whose negatives are every teacher block (m, j) of a
+    *different* type::
 
         ℓ_a = −log( exp(⟨ŝ_a, t̂_a⟩/τ) / (exp(⟨ŝ_a, t̂_a⟩/τ) + Σ_{c: type(c) ≠ type(a)} exp(⟨ŝ_a, t̂_c⟩/τ)) )
 
@@ -79,7 +80,7 @@ def contrastive_kd_loss(student_blocks: Tensor, teacher_blocks: Tensor, block_ty
             ``no_grad``. Gradients flow to both inputs.
         block_types: Tensor[B, K] integer distortion type of each block (``BlockDegradation``'s
             ``type_labels``); negative = padding, excluded.
-        tau: Temperature, a finite real > 0 (METHODS.md §3.5: 0.07).
+        tau: Temperature, a finite real > 0 (0.07 by default, docs/design/shdiqa.md).
         reduction: ``"mean"`` (over valid anchors), ``"sum"`` or ``"none"`` (Tensor[B, K]).
 
     Returns:
@@ -142,7 +143,7 @@ def contrastive_kd_loss(student_blocks: Tensor, teacher_blocks: Tensor, block_ty
 def affinity_kd_loss(student_tokens: Tensor, teacher_tokens: Tensor, *, reduction: str = "mean") -> Tensor:
     """Affinity knowledge distillation: token-affinity matrices matched (reconstruction).
 
-    METHODS.md §3.5 [PROPOSAL]: with Ẑ the L2-normalised tokens of image n,
+    A reconstruction [PROPOSAL] (docs/design/shdiqa.md): with Ẑ the L2-normalised tokens of image n,
     A_n = Ẑ_n Ẑ_nᵀ (N × N cosine affinities), ``ℓ_n = ‖A^S_n − A^T_n‖²_F / N²`` and the loss is the
     mean over images. The student's and teacher's widths may differ (only N × N matrices meet).
 

@@ -6,7 +6,7 @@ Degradation Modelling, a Block-wise Aggregation and Filtering (BAF) module whose
 "mask matrix", a quality-aware submodule (the teacher), contrastive and affinity distillation — and
 fix the budget (24.2M parameters, supplement Table 5) and the partitions (vertical default,
 horizontal, 2×2 grid; supplement Table 3). Everything else here is a reconstruction
-(METHODS.md §3.3–3.4 [PROPOSAL]); docs/design/shdiqa.md gives the choices and why.
+(a reconstruction [PROPOSAL]); docs/design/shdiqa.md gives the choices and why.
 
 - :class:`SHDIQAStudent`: DEIQT (docs/design/training.md, :class:`~pyiqa_fast.models.DEIQT`) plus
   BAF — patch tokens attend only within their spatial block (CLS global) in the last
@@ -264,7 +264,7 @@ class _BlockPartition:
 class SHDIQAStudent(_BlockPartition, DEIQT):
     """SHDIQA's student: DEIQT + Block-wise Aggregation and Filtering (reconstruction).
 
-    Reconstruction of METHODS.md §3.3 [PROPOSAL] (the paper's BAF equations are not in the
+    A reconstruction [PROPOSAL] (the paper's BAF equations are not in the
     available texts; docs/design/shdiqa.md). The network is :class:`~pyiqa_fast.models.DEIQT`
     with two additions:
 
@@ -278,7 +278,7 @@ class SHDIQAStudent(_BlockPartition, DEIQT):
       and the filtered f̃_k = g_k ⊙ f_k appended to the decoder memory: 196 + K tokens. Queries,
       decoder and head are DEIQT's.
 
-    ``baf_placement="decoder"`` is Alternative B of METHODS.md §3.3: the encoder is left unmasked;
+    ``baf_placement="decoder"`` is Alternative B (docs/design/shdiqa.md): the encoder is left unmasked;
     in the last ``baf_layers`` decoder layers the panel queries are split into K equal groups,
     each attending only to its block's patch tokens and its block's filtered token (the
     CLS-derived query content stays global). ``num_queries`` defaults to the smallest multiple of
@@ -289,7 +289,7 @@ class SHDIQAStudent(_BlockPartition, DEIQT):
     encoder's, or the unmasked decoder cross-attention for Alternative B) but keeps the K
     filtered block tokens in the decoder memory: the decoder was trained on 196 + K tokens, and
     the Filtering step needs no mask, only the partition. The paper does not say which it uses
-    (METHODS.md §3.1); report both.
+    (docs/design/shdiqa.md); report both.
 
     Block partition: the fixed ``partition`` by default (shared by the batch); ``forward(x,
     block_map)`` takes a per-sample token block map instead (``BlockDegradation``'s ``block_map``,
@@ -305,7 +305,7 @@ class SHDIQAStudent(_BlockPartition, DEIQT):
         baf_layers: How many of the last encoder blocks (``baf_placement="encoder"``, 0 to
             ``depth``; 0 = no mask) or decoder layers (``"decoder"``, 0 to ``decoder_depth``) are
             masked. Default 1 (encoder block 12 of 12).
-        baf_placement: ``"encoder"`` (METHODS.md §3.3 default) or ``"decoder"`` (Alternative B).
+        baf_placement: ``"encoder"`` (the default) or ``"decoder"`` (Alternative B).
         baf_at_inference: Apply the aggregation mask in eval mode too.
         num_queries: Panel queries; None: 6, or with ``baf_placement="decoder"`` the smallest
             multiple of K ≥ 6. Must be a multiple of K for the decoder placement.
@@ -389,7 +389,7 @@ class SHDIQAStudent(_BlockPartition, DEIQT):
         return SHDIQAFeatures(z[:, 0], tokens, blocks, valid), patch_ids
 
     def encode(self, x: Tensor, block_map: Tensor | None = None, *, num_blocks: int | None = None) -> SHDIQAFeatures:
-        """Encoder and block means, no decoder (the BDM view of METHODS.md §3.5 needs only these).
+        """Encoder and block means, no decoder (the student stage's BDM view needs only these).
 
         Args:
             x: Tensor[B, 3, H, W] float (normalised, or [0, 1] RGB when ``normalize_input``).
@@ -490,7 +490,7 @@ class SHDIQAStudent(_BlockPartition, DEIQT):
 def _masked_decoder_layer(layer: nn.TransformerDecoderLayer, x: Tensor, memory: Tensor, query_groups: Tensor,
                           memory_groups: Tensor, backend: str) -> Tensor:
     """``nn.TransformerDecoderLayer`` (``norm_first=True``, as DEIQT's) with the cross-attention
-    restricted by query/memory groups (Alternative B of METHODS.md §3.3)."""
+    restricted by query/memory groups (Alternative B, docs/design/shdiqa.md)."""
     h = layer.norm1(x)
     x = x + layer.dropout1(layer.self_attn(h, h, h, need_weights=False)[0])
     x = x + layer.dropout2(_masked_cross_attention(layer.multihead_attn, layer.norm2(x), memory, query_groups,
@@ -520,7 +520,7 @@ def _masked_cross_attention(mha: nn.MultiheadAttention, x: Tensor, memory: Tenso
 class SHDIQATeacher(_BlockPartition, nn.Module):
     """SHDIQA's quality-aware submodule (teacher): per-block distortion type and level (reconstruction).
 
-    Reconstruction of METHODS.md §3.4 [PROPOSAL]: the student's encoder (ViT-S/16, DeiT-III
+    A reconstruction [PROPOSAL] (docs/design/shdiqa.md): the student's encoder (ViT-S/16, DeiT-III
     blocks, BAF in the last ``baf_layers`` blocks, DeiT-III ImageNet init) with no decoder; on
     the block-mean features t_k of the final-normed patch tokens, ``Linear(D, 24)`` type and
     ``Linear(D, 4)`` level heads. Trained by per-block cross-entropy on BDM crops (supplement §1:

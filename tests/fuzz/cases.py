@@ -11,7 +11,7 @@ on the same inputs and returns a verdict:
 - ``defect``: any other exception type, an empty message, one side refusing what the other ran, or a
   difference. A signal or a hang never returns: the parent sees the child die or time out.
 
-``distort`` has an exact contract with its reference only in float64 (DISTORTIONS.md §10.5); other
+``distort`` has an exact contract with its reference only in float64 (docs/design/distortions.md); other
 dtypes and layouts are held to the contiguous result of the same backend, the input's dtype, and
 finite output inside the image range.
 """

@@ -1,4 +1,4 @@
-"""SHDIQA's distillation losses (pyiqa_fast.losses.distillation; METHODS.md §3.5, docs/design/shdiqa.md).
+"""SHDIQA's distillation losses (pyiqa_fast.losses.distillation; docs/design/shdiqa.md).
 
 The hand-computed cases write out every logit; features are 2-D or 3-D unit (or scaled) vectors,
 so each cosine is 0, ±1 or ±1/√2.

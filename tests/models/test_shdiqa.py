@@ -1,4 +1,4 @@
-"""SHDIQA's student (DEIQT + BAF) and teacher (docs/design/shdiqa.md, METHODS.md §3.3–3.4).
+"""SHDIQA's student (DEIQT + BAF) and teacher (docs/design/shdiqa.md).
 
 Most tests use the tiny variants (D 96, 2 blocks, 6 heads, 8×8 patches at 64²: an 8×8 token
 grid, vertical = token columns 0–3 / 4–7); parameter counts use the paper size on the meta device.
@@ -72,7 +72,7 @@ def deiqt_like(model: SHDIQAStudent) -> DEIQT:
 
 
 def dense_mask(groups: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
-    """Additive (N, N) mask of METHODS.md §3.3: 0 where allowed, −inf elsewhere."""
+    """Additive (N, N) BAF mask (docs/design/shdiqa.md): 0 where allowed, −inf elsewhere."""
     g = groups.long()
     allowed = (g[:, None] < 0) | (g[None, :] < 0) | (g[:, None] == g[None, :])
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, float("-inf"))
@@ -88,7 +88,7 @@ def test_registered():
 
 
 def test_student_parameter_count_is_24_191_616():
-    # METHODS.md §3.3 [DERIVED]: DEIQT 24,043,776 + gate 384·384 + 384 = 147,840 → 24,191,616 (24.2M,
+    # docs/design/shdiqa.md, parameter budget: DEIQT 24,043,776 + gate 384·384 + 384 = 147,840 → 24,191,616 (24.2M,
     # SHDIQA-supp Table 5). The partition changes the mask, not the parameters.
     for partition in ("vertical", "horizontal", "grid2x2"):
         with torch.device("meta"):
@@ -104,7 +104,7 @@ def test_alternative_b_parameter_counts():
         vertical = create_model("shdiqa_student", baf_placement="decoder")
         grid = create_model("shdiqa_student", baf_placement="decoder", partition="grid2x2")
     assert vertical.num_queries == 6 and n_params(vertical) == 24_191_616
-    # 2×2 grid: 8 queries, 2 per block (METHODS.md §3.3) → 2 more query vectors.
+    # 2×2 grid: 8 queries, 2 per block (docs/design/shdiqa.md) → 2 more query vectors.
     assert grid.num_queries == 8 and n_params(grid) == 24_191_616 + 2 * 384 == 24_192_384
     assert student(baf_placement="decoder", partition="grid2x2").query_groups.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
 
