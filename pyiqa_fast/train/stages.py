@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import difflib
 import math
 from collections.abc import Callable, Sequence
@@ -219,18 +220,18 @@ def collate_crops(batch: list[tuple[Tensor, float]]) -> tuple[Tensor, Tensor]:
 
 # ---- stages ------------------------------------------------------------------------------------
 
-class Stage:
+class Stage(abc.ABC):
     """One stage of a recipe. Subclass :class:`MOSStage` (which implements every hook) and override
-    what differs."""
+    what differs; a direct subclass must implement the four abstract hooks."""
 
     #: Name: the stage's output folder in a multi-stage run and its key in ``stages.<name>`` overrides.
     name: str = "main"
     #: Earlier stages whose weights this stage reads (``StageContext.inputs``).
     inputs: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def build_model(self, ctx: StageContext, factory: Callable[[Any], nn.Module]) -> nn.Module:
         """The module this stage trains (its weights are what the stage hands on)."""
-        raise NotImplementedError
 
     def build_frozen(self, ctx: StageContext) -> dict[str, nn.Module]:
         """Modules used but not trained (e.g. a teacher from ``ctx.inputs``); put in eval mode."""
@@ -240,18 +241,18 @@ class Stage:
         """The MOS normalisation of a repeat's training set (``None``: none)."""
         return None
 
+    @abc.abstractmethod
     def train_samples(self, train_ds: Dataset, ctx: StageContext, epoch: int) -> Dataset:
         """A dataset indexed by ``(item index, position in the epoch)`` giving one training sample."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def collate(self, samples: list[Any]) -> Any:
         """A batch (tensors, tuples or dicts of tensors: the loop moves them to the device)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def losses(self, model: nn.Module, frozen: dict[str, nn.Module], batch: Any, ctx: StageContext
                ) -> dict[str, Tensor]:
         """Named scalar losses of a batch already on ``ctx.device``; the loop minimises their sum."""
-        raise NotImplementedError
 
     def optimizer(self, model: nn.Module, ctx: StageContext) -> torch.optim.Optimizer:
         """The optimiser of :meth:`build_model`'s parameters."""
